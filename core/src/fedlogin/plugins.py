@@ -211,7 +211,8 @@ class Plugins:
 
     def _collect_presets(self) -> None:
         registry = self._registry
-        for impl in self._impls("fedlogin_presets"):
+        # In load order, so that the first plugin to declare a preset id keeps it.
+        for impl in reversed(self._impls("fedlogin_presets")):
             name = impl.plugin_name
             try:
                 answer: Any = impl.function()
@@ -381,11 +382,14 @@ class Plugins:
             raise _PluginRaised(impl.plugin_name, reason) from exc
 
     def _first(self, hook_name: str, expected: type | tuple[type, ...], **kwargs: Any) -> Any:
+        # Looked up before calling: a failing owner is removed from the registry, and its
+        # preset must then fail rather than quietly fall through to the generic behaviour.
+        owner = self.owner_of(kwargs.get("preset", ""))
         for impl in self._impls(hook_name):
             try:
                 answer = self._call(impl, hook_name, kwargs)
             except _PluginRaised as failure:
-                if impl.plugin_name == self.owner_of(kwargs.get("preset", "")):
+                if impl.plugin_name == owner:
                     raise PluginFailure(
                         f"The plugin {failure.plugin!r} failed and has been switched off: "
                         f"{failure.reason}"
