@@ -1,0 +1,130 @@
+"""Process settings, read once from the environment.
+
+=================================  =========================================================
+``FEDLOGIN_DATA_DIR``              Where the embedded defaults live: the SQLite database
+                                   ``fedlogin.sqlite3`` and the secret key file
+                                   ``secret.key``. Default: ``.fedlogin`` in the working
+                                   directory (made absolute when read), created with mode
+                                   0700 when first needed. A directory next to the checkout
+                                   keeps ``fedlogin serve`` on a fresh clone self-contained.
+``FEDLOGIN_DATABASE_URL``          ``postgresql+psycopg://user@host/db`` (``postgresql://``
+                                   and ``postgres://`` are accepted and mean psycopg) or
+                                   another ``sqlite:///path`` URL. Default: the SQLite file.
+``FEDLOGIN_SECRET_KEY``            One or more comma-separated Fernet keys; the first
+                                   encrypts, all decrypt (key rotation). Default: the key
+                                   file in the data directory.
+``FEDLOGIN_BASE_URL``              The platform's public URL, from which callback URLs are
+                                   built. Default ``http://127.0.0.1:8000``.
+``FEDLOGIN_DEV_INSECURE_LOOPBACK`` ``1`` allows plain-http identity providers on loopback
+                                   addresses (development and tests only).
+=================================  =========================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import attrs
+
+from fedlogin.errors import FedloginError
+
+DATA_DIR_ENV = "FEDLOGIN_DATA_DIR"
+DATABASE_URL_ENV = "FEDLOGIN_DATABASE_URL"
+SECRET_KEY_ENV = "FEDLOGIN_SECRET_KEY"  # noqa: S105 - a variable name, not a secret
+BASE_URL_ENV = "FEDLOGIN_BASE_URL"
+DEV_INSECURE_LOOPBACK_ENV = "FEDLOGIN_DEV_INSECURE_LOOPBACK"
+
+DEFAULT_DATA_DIR = ".fedlogin"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+SQLITE_FILENAME = "fedlogin.sqlite3"
+SECRET_KEY_FILENAME = "secret.key"  # noqa: S105 - a file name
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+class ConfigError(FedloginError):
+    """A setting in the environment cannot be used. The message names the variable."""
+
+    code = "invalid_setting"
+    status = 500
+
+
+@attrs.frozen
+class Config:
+    """The settings of one process. Build it with :meth:`from_env`."""
+
+    data_dir: Path
+    #: ``None`` means the SQLite file in :attr:`data_dir`; see :attr:`effective_database_url`.
+    database_url: str | None = None
+    #: The raw ``FEDLOGIN_SECRET_KEY`` value; never shown in a repr.
+    secret_key: str | None = attrs.field(default=None, repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    dev_insecure_loopback: bool = False
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, cwd: Path | None = None
+    ) -> Config:
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get(DATA_DIR_ENV, "").strip() or DEFAULT_DATA_DIR).expanduser()
+        if not data_dir.is_absolute():
+            data_dir = (cwd or Path.cwd()) / data_dir
+        return cls(
+            data_dir=data_dir,
+            database_url=env.get(DATABASE_URL_ENV, "").strip() or None,
+            secret_key=env.get(SECRET_KEY_ENV, "").strip() or None,
+            base_url=_base_url(env.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL),
+            dev_insecure_loopback=_flag(DEV_INSECURE_LOOPBACK_ENV, env),
+        )
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / SQLITE_FILENAME
+
+    @property
+    def secret_key_path(self) -> Path:
+        return self.data_dir / SECRET_KEY_FILENAME
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def uses_default_database(self) -> bool:
+        return self.database_url is None
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data directory (mode 0700: it holds the key file) if it is missing."""
+        try:
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"The data directory {self.data_dir} cannot be created ({exc.strerror}); "
+                f"set {DATA_DIR_ENV} to a writable directory."
+            ) from exc
+        return self.data_dir
+
+
+def _flag(name: str, env: Mapping[str, str]) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be 1 or 0, not {value!r}.")
+
+
+def _base_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{BASE_URL_ENV} must be an http or https URL such as https://login.example.com, "
+            f"not {value!r}."
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(f"{BASE_URL_ENV} must not contain a query, fragment or credentials.")
+    return value.rstrip("/")

@@ -1,0 +1,127 @@
+"""The database connection: a SQLite file by default, PostgreSQL for many processes (X4).
+
+One :class:`Database` per process holds the SQLAlchemy engine and its connection pool.
+Request code opens a short session per unit of work (:meth:`Database.transaction`).
+
+SQLite is set up for a web server rather than a script: WAL journal (readers do not block
+the writer), foreign keys enforced (off by default in SQLite), a busy timeout (a writer
+waits for another instead of failing at once), and real transactions — pysqlite's own
+transaction handling is switched off and SQLAlchemy emits ``BEGIN`` itself, as the
+SQLAlchemy documentation recommends, so that savepoints work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session
+
+from fedlogin.config import DATABASE_URL_ENV, Config, ConfigError
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+_POSTGRES_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg"}
+_SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
+
+
+class Database:
+    """An engine for ``url`` plus sessions on it."""
+
+    def __init__(self, url: str | URL, *, echo: bool = False) -> None:
+        self.url = normalize_database_url(url)
+        self.engine: Engine = _create_engine(self.url, echo=echo)
+
+    @classmethod
+    def from_config(cls, config: Config) -> Database:
+        """The configured database; the default SQLite file's directory is created (0700)."""
+        if config.uses_default_database:
+            config.ensure_data_dir()
+        return cls(config.effective_database_url)
+
+    @property
+    def dialect(self) -> str:
+        return self.url.get_backend_name()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    def session(self) -> Session:
+        """A new session; objects stay readable after commit (no lazy reload per attribute)."""
+        return Session(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work is committed on success and rolled back on any exception."""
+        with self.session() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+def normalize_database_url(url: str | URL) -> URL:
+    """Parse ``url`` and pick the installed driver (psycopg 3 for PostgreSQL).
+
+    Raises :class:`ConfigError` for anything but SQLite and PostgreSQL; the message never
+    repeats a password the URL might hold.
+    """
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError as exc:
+        raise ConfigError(
+            f"{DATABASE_URL_ENV} is not a database URL (expected postgresql+psycopg://... "
+            "or sqlite:///path)."
+        ) from exc
+    scheme = parsed.drivername
+    if scheme in _POSTGRES_SCHEMES:
+        return parsed.set(drivername="postgresql+psycopg")
+    if scheme in _SQLITE_SCHEMES:
+        return parsed.set(drivername="sqlite+pysqlite")
+    raise ConfigError(
+        f"{DATABASE_URL_ENV} uses the unsupported scheme {scheme!r}: fedlogin runs on "
+        "SQLite (sqlite:///path) or PostgreSQL (postgresql+psycopg://user@host/db)."
+    )
+
+
+def _create_engine(url: URL, *, echo: bool) -> Engine:
+    if url.get_backend_name() != "sqlite":
+        # pre-ping: a pooled connection the server closed (restart, idle timeout) is
+        # replaced instead of failing the request that picked it.
+        return create_engine(url, echo=echo, pool_pre_ping=True)
+    kwargs: dict[str, Any] = {}
+    if url.database in (None, "", ":memory:"):
+        # One shared connection, or every session would see its own empty database.
+        kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    engine = create_engine(url, echo=echo, **kwargs)
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN (see _sqlite_on_begin)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")

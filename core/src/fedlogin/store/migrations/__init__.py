@@ -1,0 +1,1 @@
+"""Alembic migrations of the fedlogin schema (run through fedlogin.store.migrate)."""

@@ -1,0 +1,120 @@
+"""Settings from the environment and the database connection they select."""
+
+from __future__ import annotations
+
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fedlogin.config import Config, ConfigError
+from fedlogin.store.database import Database, normalize_database_url
+from fedlogin.store.tables import AuditEntry
+from sqlalchemy import text
+from sqlmodel import select
+
+
+def test_defaults_put_everything_in_a_data_directory_below_the_working_directory(
+    tmp_path: Path,
+) -> None:
+    config = Config.from_env({}, cwd=tmp_path)
+    assert config.data_dir == tmp_path / ".fedlogin"
+    expected = tmp_path / ".fedlogin" / "fedlogin.sqlite3"
+    assert config.effective_database_url == f"sqlite:///{expected}"
+    assert config.base_url == "http://127.0.0.1:8000"
+    assert config.dev_insecure_loopback is False
+    assert config.secret_key is None
+
+
+def test_environment_overrides(tmp_path: Path) -> None:
+    key = "k" * 44
+    config = Config.from_env(
+        {
+            "FEDLOGIN_DATA_DIR": str(tmp_path / "d"),
+            "FEDLOGIN_DATABASE_URL": "postgresql://u:pw@db/fedlogin",
+            "FEDLOGIN_SECRET_KEY": key,
+            "FEDLOGIN_BASE_URL": "https://login.example.com/",
+            "FEDLOGIN_DEV_INSECURE_LOOPBACK": "1",
+        }
+    )
+    assert config.data_dir == tmp_path / "d"
+    assert config.effective_database_url == "postgresql://u:pw@db/fedlogin"
+    assert config.base_url == "https://login.example.com"
+    assert config.dev_insecure_loopback is True
+    assert key not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("FEDLOGIN_BASE_URL", "login.example.com"),
+        ("FEDLOGIN_BASE_URL", "ftp://login.example.com"),
+        ("FEDLOGIN_DEV_INSECURE_LOOPBACK", "maybe"),
+    ],
+)
+def test_unusable_settings_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Config.from_env({name: value})
+
+
+def test_the_default_database_creates_a_private_data_directory(tmp_path: Path) -> None:
+    config = Config.from_env({"FEDLOGIN_DATA_DIR": str(tmp_path / "new" / "data")})
+    database = Database.from_config(config)
+    try:
+        with database.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        assert stat.S_IMODE(config.data_dir.stat().st_mode) == 0o700
+        assert config.sqlite_path.exists()
+    finally:
+        database.dispose()
+
+
+def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    try:
+        with database.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+    finally:
+        database.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "driver"),
+    [
+        ("postgresql://u@h/db", "postgresql+psycopg"),
+        ("postgres://u@h/db", "postgresql+psycopg"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg"),
+        ("sqlite:////tmp/x.sqlite3", "sqlite+pysqlite"),
+    ],
+)
+def test_database_urls_select_the_installed_drivers(url: str, driver: str) -> None:
+    assert normalize_database_url(url).drivername == driver
+
+
+def test_an_unsupported_database_is_refused_without_echoing_its_password() -> None:
+    with pytest.raises(ConfigError) as caught:
+        normalize_database_url("mysql://root:hunter2hunter2@db/x")
+    assert "hunter2hunter2" not in caught.value.message
+    assert "FEDLOGIN_DATABASE_URL" in caught.value.message
+    assert "hunter2hunter2" not in repr(Database("postgresql://u:hunter2hunter2@h/db"))
+
+
+def test_times_come_back_aware_and_in_utc(db: Database) -> None:
+    at = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
+    with db.transaction() as session:
+        session.add(AuditEntry(at=at, actor="a", action="x", target_type="t", target_id="1"))
+    with db.session() as session:
+        (entry,) = session.exec(select(AuditEntry)).all()
+        assert entry.at == at
+        assert entry.at.tzinfo is not None
+
+
+def test_a_failed_transaction_leaves_nothing_behind(db: Database) -> None:
+    with pytest.raises(RuntimeError), db.transaction() as session:
+        session.add(AuditEntry(actor="a", action="x", target_type="t", target_id="1"))
+        session.flush()
+        raise RuntimeError("boom")
+    with db.session() as session:
+        assert session.exec(select(AuditEntry)).all() == []
