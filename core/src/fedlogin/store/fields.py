@@ -123,6 +123,8 @@ def choice(
 def word_list(value: Any, field: str, label: str, errors: FieldErrors) -> list[str] | None:
     """A list given as a JSON list of strings or as one comma- or space-separated string.
 
+    The items of a JSON list are not split further: ``["not a host"]`` is one bad item.
+
     Order is kept and duplicates are dropped.
     """
     if value is None:
@@ -130,7 +132,7 @@ def word_list(value: Any, field: str, label: str, errors: FieldErrors) -> list[s
     if isinstance(value, str):
         items = _SPLIT.split(value)
     elif isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
-        items = [part for item in value for part in _SPLIT.split(item)]
+        items = [item.strip() for item in value]  # a list's items are taken whole
     else:
         errors.add(field, "invalid_type", f"{label} must be a list or a comma-separated text.")
         return None
