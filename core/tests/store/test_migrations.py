@@ -79,3 +79,17 @@ def test_serving_an_unmigrated_database_is_refused_with_the_command_to_run(
         migrate.check_schema(database)
     assert caught.value.code == "schema_outdated"
     assert "fedlogin db upgrade" in caught.value.message
+
+
+def test_serve_migrates_a_fresh_sqlite_database_but_not_postgresql(
+    backend: str, new_database: Callable[[], Database]
+) -> None:
+    database = new_database()
+    if backend == "sqlite":
+        assert migrate.prepare_for_serving(database) is True
+        assert migrate.prepare_for_serving(database) is False  # already at head
+    else:
+        with pytest.raises(migrate.SchemaOutdated):
+            migrate.prepare_for_serving(database)
+        migrate.upgrade(database)
+        assert migrate.prepare_for_serving(database) is False

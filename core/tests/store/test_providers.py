@@ -437,6 +437,23 @@ def test_a_templated_domain_follows_its_options(
     assert kept.domain == "login.custom.example/ffff0000"
 
 
+def test_switching_preset_starts_from_the_new_presets_options(
+    db: Database, plugins: Plugins, box: SecretBox
+) -> None:
+    create(db, plugins, box, **base())
+    with pytest.raises(ValidationFailed) as caught:
+        update(db, plugins, box, "company-sso", preset="tenanted")
+    assert field_error(caught, "preset_options.tenant") == "invalid_preset_option"
+    row = update(db, plugins, box, "company-sso", preset="regional", domain="")
+    assert (row.preset, row.preset_options, row.domain) == (
+        "regional",
+        {"region": "eu"},
+        "auth.eu.regional.example",
+    )
+    row = update(db, plugins, box, "company-sso", preset_options={"region": "us"})
+    assert row.domain == "auth.us.regional.example"  # a domain the plugin built follows
+
+
 def test_attribute_mapping_updates_merge_and_null_unmaps(
     db: Database, plugins: Plugins, box: SecretBox
 ) -> None:

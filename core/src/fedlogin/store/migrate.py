@@ -87,6 +87,21 @@ def check_schema(database: Database) -> None:
         )
 
 
+def prepare_for_serving(database: Database) -> bool:
+    """What ``fedlogin serve`` does at start; return whether it migrated.
+
+    The embedded default needs no setup step: a fresh SQLite database is migrated here.
+    Anything else must already be at the newest revision (``fedlogin db upgrade``), so that
+    several processes never race to migrate a shared PostgreSQL database while serving.
+    """
+    migrated = False
+    if database.is_sqlite and is_fresh(database):
+        upgrade(database)
+        migrated = True
+    check_schema(database)
+    return migrated
+
+
 def autogenerate_revision(database: Database, message: str) -> None:
     """Write a draft revision for the difference between ``database`` and the tables.
 
