@@ -17,13 +17,8 @@ from fedlogin.store.changes import config_version
 from fedlogin.store.database import Database
 from fedlogin.store.errors import ConfirmationRequired, VersionConflict
 from fedlogin.store.fields import ValidationFailed
-from fedlogin.store.providers import (
-    IdentityProviders,
-    ProviderNotFound,
-    callback_url,
-    linked_user_count,
-    provider_fields,
-)
+from fedlogin.store.provider_views import callback_url, linked_user_count, provider_fields
+from fedlogin.store.providers import IdentityProviders, ProviderNotFound
 from fedlogin.store.secrets import SecretBox
 from fedlogin.store.settings import get_settings, update_settings
 from fedlogin.store.tables import AuditEntry, FederatedIdentity, IdentityProvider, User

@@ -3,7 +3,7 @@
 :func:`read_provider` takes a *complete* set of raw values — the service fills what a
 request left out from the preset's defaults (create) or the stored provider (update) — and
 returns a :class:`ProviderValues` with every field normalised, or ``None`` after recording
-field errors. The client secret is not read here: the service handles it so that it never
+field errors. The client secret is read apart (:func:`read_client_secret`) so that it never
 travels in a value object that might be printed.
 """
 
@@ -33,6 +33,7 @@ _PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 MAX_SCOPES = 50
 MAX_ALLOWED_DOMAINS = 200
 MAX_CLAIM_NAME = 255
+MAX_CLIENT_SECRET = 1024
 
 #: Fields an admin writes (``client_secret`` is write-only).
 WRITABLE_FIELDS = (
@@ -363,3 +364,45 @@ def read_attribute_mapping(value: Any, errors: FieldErrors) -> dict[str, str] | 
             continue
         mapping[field] = claim
     return mapping
+
+
+def read_client_secret(value: Any, errors: FieldErrors) -> str | None:
+    """The new client secret, or ``None`` to keep the stored one. Never echoed in messages."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        errors.add("client_secret", "invalid_type", "Client secret must be text.")
+        return None
+    secret = value.strip()
+    if not secret:
+        return None
+    if len(secret) > MAX_CLIENT_SECRET or not secret.isprintable():
+        errors.add(
+            "client_secret",
+            "invalid_client_secret",
+            f"Client secret must be at most {MAX_CLIENT_SECRET} printable characters.",
+        )
+        return None
+    return secret
+
+
+def check_client_secret_rule(
+    auth_method: Any, secret: str | None, *, stored: bool, errors: FieldErrors
+) -> None:
+    """P9/P10: a confidential client needs a secret; a public client (``none``) has none."""
+    if not isinstance(auth_method, str) or auth_method.strip() not in AUTH_METHODS:
+        return  # the auth_method field itself is reported
+    auth_method = auth_method.strip()
+    if auth_method == "none" and secret is not None:
+        errors.add(
+            "client_secret",
+            "client_secret_not_allowed",
+            "A public client (authentication method none) has no client secret; leave it "
+            "empty or choose client_secret_post or client_secret_basic.",
+        )
+    elif auth_method != "none" and secret is None and not stored:
+        errors.add(
+            "client_secret",
+            "client_secret_required",
+            f"Client secret is required for authentication method {auth_method}.",
+        )

@@ -28,12 +28,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from fedlogin.errors import FedloginError, NotFound, UnknownPreset
 from fedlogin.plugins import Plugins
-from fedlogin.presets import AUTH_METHODS, DEFAULT_SCOPES, ProviderPreset
+from fedlogin.presets import DEFAULT_SCOPES, ProviderPreset
 from fedlogin.store import audit
 from fedlogin.store.changes import begin_admin_change
 from fedlogin.store.errors import ConfirmationRequired, VersionConflict
@@ -43,71 +43,24 @@ from fedlogin.store.provider_input import (
     READ_ONLY_FIELDS,
     WRITABLE_FIELDS,
     ProviderValues,
+    check_client_secret_rule,
     implied_domain,
+    read_client_secret,
     read_provider,
     render_button_text,
 )
+from fedlogin.store.provider_views import audit_snapshot, linked_user_count, logo_state
 from fedlogin.store.secrets import Secret, SecretBox
 from fedlogin.store.settings import remove_provider_references
 from fedlogin.store.tables import FederatedIdentity, IdentityProvider, StoredLogo
 from fedlogin.store.types import utcnow
 
 DEFAULT_PRESET = "generic-oidc"
-MAX_CLIENT_SECRET = 1024
 TARGET_TYPE = "identity_provider"
 
 
 class ProviderNotFound(NotFound):
     code = "provider_not_found"
-
-
-def callback_url(base_url: str, identifier: str) -> str:
-    """P12: the redirect URI to register at the IdP (read-only in the console)."""
-    return f"{base_url.rstrip('/')}/auth/callback/{identifier}"
-
-
-def linked_user_count(session: Session, provider_id: int) -> int:
-    """How many users have an account at this provider linked."""
-    query = select(func.count(func.distinct(FederatedIdentity.user_id))).where(
-        FederatedIdentity.provider_id == provider_id
-    )
-    return int(session.exec(query).one())
-
-
-def provider_fields(row: IdentityProvider) -> dict[str, Any]:
-    """The provider as the API shows it: JSON-ready, the secret only as ``client_secret_set``."""
-    return {
-        "id": row.id,
-        "identifier": row.identifier,
-        "name": row.name,
-        "description": row.description,
-        "type": row.type,
-        "enabled": row.enabled,
-        "preset": row.preset,
-        "preset_options": dict(row.preset_options),
-        "domain": row.domain,
-        "client_id": row.client_id,
-        "client_secret_set": row.has_client_secret,
-        "auth_method": row.auth_method,
-        "scopes": row.scope_list,
-        "provisioning_mode": row.provisioning_mode,
-        "allowed_domains": list(row.allowed_domains),
-        "email_trust_mode": row.email_trust_mode,
-        "button_text": row.button_text,
-        "attribute_mapping": dict(row.attribute_mapping),
-        "logo_id": row.logo_id,
-        "created_at": row.created_at.isoformat(),
-        "updated_at": row.updated_at.isoformat(),
-        "version": row.version,
-    }
-
-
-def audit_snapshot(row: IdentityProvider) -> dict[str, Any]:
-    snapshot = provider_fields(row)
-    for key in ("id", "client_secret_set", "created_at", "updated_at", "version"):
-        del snapshot[key]
-    snapshot["client_secret"] = "set" if row.has_client_secret else "unset"
-    return snapshot
 
 
 class IdentityProviders:
@@ -153,8 +106,8 @@ class IdentityProviders:
         preset = self._preset(data.get("preset", DEFAULT_PRESET), errors)
         raw = self._create_raw(data, preset)
         values = read_provider(raw, preset, self.plugins, errors)
-        secret = _read_secret(data.get("client_secret"), errors)
-        _check_secret_rule(raw["auth_method"], secret, stored=False, errors=errors)
+        secret = read_client_secret(data.get("client_secret"), errors)
+        check_client_secret_rule(raw["auth_method"], secret, stored=False, errors=errors)
         self._check_identifier_free(data.get("identifier"), errors)
         errors.raise_if_any("The identity provider")
         assert values is not None
@@ -198,9 +151,9 @@ class IdentityProviders:
         preset = self._preset(changes.get("preset", row.preset), errors)
         raw = self._update_raw(row, changes, preset)
         values = read_provider(raw, preset, self.plugins, errors)
-        secret = _read_secret(changes.get("client_secret"), errors)
+        secret = read_client_secret(changes.get("client_secret"), errors)
         stored = row.client_secret_encrypted is not None
-        _check_secret_rule(raw["auth_method"], secret, stored=stored, errors=errors)
+        check_client_secret_rule(raw["auth_method"], secret, stored=stored, errors=errors)
         errors.raise_if_any("The identity provider")
         assert values is not None
         before = audit_snapshot(row)
@@ -255,11 +208,11 @@ class IdentityProviders:
         row = self.get(identifier)
         logo = store_logo(self.session, data)
         old = self.session.get(StoredLogo, row.logo_id) if row.logo_id else None
-        old_state = _logo_state(old)
+        old_state = logo_state(old)
         row.logo_id = logo.id
         if old is not None:
             self.session.delete(old)
-        self._touch(row, "identity_provider.logo", {"logo": old_state}, {"logo": _logo_state(logo)})
+        self._touch(row, "identity_provider.logo", {"logo": old_state}, {"logo": logo_state(logo)})
         return logo
 
     def remove_logo(self, identifier: str) -> None:
@@ -270,7 +223,7 @@ class IdentityProviders:
             return
         row.logo_id = None
         self.session.delete(old)
-        self._touch(row, "identity_provider.logo", {"logo": _logo_state(old)}, {"logo": None})
+        self._touch(row, "identity_provider.logo", {"logo": logo_state(old)}, {"logo": None})
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -429,51 +382,3 @@ def _text_values(options: Any) -> dict[str, str]:
     if not isinstance(options, Mapping):
         return {}
     return {str(k): v for k, v in options.items() if isinstance(v, str)}
-
-
-def _read_secret(value: Any, errors: FieldErrors) -> str | None:
-    """The new client secret, or ``None`` to keep the stored one. Never echoed in messages."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        errors.add("client_secret", "invalid_type", "Client secret must be text.")
-        return None
-    secret = value.strip()
-    if not secret:
-        return None
-    if len(secret) > MAX_CLIENT_SECRET or not secret.isprintable():
-        errors.add(
-            "client_secret",
-            "invalid_client_secret",
-            f"Client secret must be at most {MAX_CLIENT_SECRET} printable characters.",
-        )
-        return None
-    return secret
-
-
-def _check_secret_rule(
-    auth_method: Any, secret: str | None, *, stored: bool, errors: FieldErrors
-) -> None:
-    """P9/P10: a confidential client needs a secret; a public client (``none``) has none."""
-    if not isinstance(auth_method, str) or auth_method.strip() not in AUTH_METHODS:
-        return  # the auth_method field itself is reported
-    auth_method = auth_method.strip()
-    if auth_method == "none" and secret is not None:
-        errors.add(
-            "client_secret",
-            "client_secret_not_allowed",
-            "A public client (authentication method none) has no client secret; leave it "
-            "empty or choose client_secret_post or client_secret_basic.",
-        )
-    elif auth_method != "none" and secret is None and not stored:
-        errors.add(
-            "client_secret",
-            "client_secret_required",
-            f"Client secret is required for authentication method {auth_method}.",
-        )
-
-
-def _logo_state(logo: StoredLogo | None) -> dict[str, Any] | None:
-    if logo is None:
-        return None
-    return {"media_type": logo.media_type, "sha256": logo.sha256, "size": logo.size}
