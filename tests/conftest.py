@@ -13,6 +13,7 @@ _ROOT = str(Path(__file__).resolve().parents[1])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+from tests.support.hostile_op import hostile_op, hostile_op_factory  # noqa: E402
 from tests.support.oidc_provider import oidc_provider_factory  # noqa: E402
 
-__all__ = ["oidc_provider_factory"]
+__all__ = ["hostile_op", "hostile_op_factory", "oidc_provider_factory"]
