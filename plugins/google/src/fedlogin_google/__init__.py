@@ -8,8 +8,9 @@ Google's quirks, each with its source:
 * ``hd`` (hosted domain) names the Google Workspace domain of the account. The ``hd``
   authorization parameter only tunes Google's account chooser and a user can remove it from
   the URL, so the restriction is enforced on the ``hd`` *claim* of the validated token.
-* ``email_verified`` has been seen as the string ``"true"`` (older tokens and the UserInfo
-  endpoint), not only as a JSON boolean.
+* ``email_verified`` may arrive as the string ``"true"`` rather than a JSON boolean (Google's
+  tokeninfo endpoint spells it so, and so did older tokens); only ``true`` in either form
+  counts.
 * Google rejects the ``offline_access`` scope; refresh tokens are requested with
   ``access_type=offline`` and, to get one again after the first consent, ``prompt=consent``.
 """
