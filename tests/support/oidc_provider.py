@@ -109,13 +109,13 @@ class OidcProviderConfig:
 
 def unavailable_reason() -> str | None:
     """Why the node provider cannot run here, or None when it can."""
-    if shutil.which("node") is None:
-        return "node is not installed (the e2e tests need node 20+ and npm)"
     if not (NODE_PROJECT / "node_modules" / "oidc-provider" / "package.json").is_file():
         return (
             f"node_modules is missing: run npm ci in tests/oidc_provider "
             f"(npm ci --prefix {NODE_PROJECT})"
         )
+    if shutil.which("node") is None:
+        return "node is not installed (the e2e tests need node 20+)"
     return None
 
 

@@ -16,6 +16,10 @@ import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+from starlette.routing import Route
 
 from tests.support import oidc_provider as harness
 from tests.support.oidc_provider import (
@@ -25,6 +29,7 @@ from tests.support.oidc_provider import (
     oidc_provider_fixture,
 )
 from tests.support.op_login import callback_params, complete_login, drive_login
+from tests.support.threaded_server import ThreadedServer
 
 # The relying party's callback: op_login returns the redirect to it without fetching it.
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
@@ -258,6 +263,20 @@ def test_offline_access_with_consent_prompt_yields_a_refresh_token(
     response = redeem(op, BASIC, params["code"], flow.verifier)
     assert response.status_code == 200, response.text
     assert response.json()["refresh_token"]
+
+
+@pytest.mark.e2e
+def test_login_can_start_at_the_relying_partys_sign_in_url(
+    op: OidcProvider, browser: httpx.Client
+) -> None:
+    flow = start_flow(op, PUBLIC)
+
+    async def sign_in_start(request: Request) -> RedirectResponse:
+        return RedirectResponse(flow.url, status_code=303)
+
+    with ThreadedServer(Starlette(routes=[Route("/login", sign_in_start)])) as relying_party:
+        url = complete_login(browser, f"{relying_party.base_url}/login", provider_origin=op.issuer)
+    assert callback_params(url)["state"] == flow.state
 
 
 # -- the provider refuses what it should --
