@@ -1,0 +1,1 @@
+"""The OpenID Connect relying party, without the web."""

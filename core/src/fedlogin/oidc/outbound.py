@@ -1,0 +1,320 @@
+"""Every outbound HTTP call of the relying party, and the rules it obeys.
+
+One :class:`Outbound` (one ``httpx.AsyncClient``) lives as long as the process: building a
+client loads the CA bundle into a fresh TLS context, about 20 ms each (ARCHITECTURE.md,
+"Where the time goes"). The host creates it at start-up and closes it at shutdown.
+
+The rules (SECURITY.md, "Inputs from admins and the network"):
+
+* https only; plain http only to a loopback host when the operator allows it
+  (``FEDLOGIN_DEV_INSECURE_LOOPBACK=1``, development and tests);
+* a connect, read and overall deadline; the body is streamed and reading stops past a size cap;
+* redirects are never followed: a 3xx is an error;
+* SSRF: every address the host resolves to must be public unless the host is allow-listed,
+  and the connection goes to an address of that checked answer (DNS rebinding): see
+  :mod:`fedlogin.oidc.address_guard`. The check runs before the request (for a clear error)
+  and again where the connection is opened (so that nothing bypasses it);
+* no cookies are kept (one client serves every user), no proxy or ``.netrc`` from the
+  environment (a proxy would connect to the address for us, past the check).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.cookiejar
+import ipaddress
+import json
+import ssl
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import httpcore
+import httpx
+
+from fedlogin.config import Config
+from fedlogin.oidc.address_guard import AddressGuard, AddressRefused, PinnedBackend
+from fedlogin.oidc.errors import OutboundError
+
+#: Discovery documents and key sets are a few KiB; 512 KiB leaves room and stops a flood.
+DEFAULT_MAX_BYTES = 512 * 1024
+_LOCALHOST_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+def _hosts(value: typing.Iterable[str]) -> frozenset[str]:
+    return frozenset(host.strip().lower().strip("[]") for host in value if host.strip())
+
+
+@attrs.frozen
+class OutboundSettings:
+    """What the operator decides about outbound calls.
+
+    ``allowed_hosts`` are host names (or IP literals) that may resolve to private, loopback or
+    link-local addresses: an identity provider on the internal network.
+    """
+
+    allow_insecure_loopback: bool = False
+    allowed_hosts: frozenset[str] = attrs.field(factory=frozenset, converter=_hosts)
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    #: Whole call, DNS to last byte: a server dribbling bytes cannot hold a sign-in longer.
+    total_timeout: float = 20.0
+    max_bytes: int = DEFAULT_MAX_BYTES
+    user_agent: str = "fedlogin"
+
+    @classmethod
+    def from_config(cls, config: Config, **overrides: Any) -> OutboundSettings:
+        return cls(allow_insecure_loopback=config.dev_insecure_loopback, **overrides)
+
+
+@attrs.frozen
+class FetchedResponse:
+    """A response read in full (within the size cap)."""
+
+    url: str
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes = attrs.field(repr=False)
+    step: str
+
+    @property
+    def media_type(self) -> str:
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    def json(self) -> Any:
+        """The body as JSON, or ``not_json``. NaN and Infinity are not JSON."""
+        try:
+            return json.loads(self.content, parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise OutboundError(
+                f"{self.url} did not answer with JSON.", code="not_json", step=self.step
+            ) from exc
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+class _PinnedTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, guard: AddressGuard, limits: httpx.Limits) -> None:
+        context = httpx.create_ssl_context()
+        super().__init__(verify=context, trust_env=False, limits=limits)
+        # httpx builds its pool without a network backend parameter; ours replaces it.
+        # tests/oidc/test_outbound.py connects to a real socket so a change here is caught.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=PinnedBackend(guard),
+        )
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """One client serves every user: a cookie set during one sign-in must not reach another."""
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        return None
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+
+class Outbound:
+    """The process's outbound HTTP client with the rules above. Use one per process."""
+
+    def __init__(self, settings: OutboundSettings | None = None) -> None:
+        self.settings = settings or OutboundSettings()
+        self.guard = AddressGuard(
+            allowed_hosts=self.settings.allowed_hosts,
+            allow_loopback=self.settings.allow_insecure_loopback,
+            resolve_timeout=self.settings.connect_timeout,
+        )
+        limits = httpx.Limits(max_connections=50, max_keepalive_connections=20)
+        self._client = httpx.AsyncClient(
+            transport=_PinnedTransport(self.guard, limits),
+            follow_redirects=False,
+            trust_env=False,
+            cookies=_NoCookies(),
+            timeout=httpx.Timeout(
+                self.settings.read_timeout, connect=self.settings.connect_timeout
+            ),
+            headers={"User-Agent": self.settings.user_agent, "Accept": "application/json"},
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> Outbound:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def check_url(self, url: str, *, step: str) -> httpx.URL:
+        """``url`` parsed, if its scheme and host may be used (no DNS): ``insecure_scheme``."""
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise OutboundError(
+                f"{url!r} is not a valid URL.", code="insecure_scheme", step=step
+            ) from exc
+        if parsed.userinfo or not parsed.host:
+            raise OutboundError(
+                f"{url!r} must be an https URL with a host and no credentials.",
+                code="insecure_scheme",
+                step=step,
+            )
+        if parsed.scheme == "https":
+            return parsed
+        if (
+            parsed.scheme == "http"
+            and self.settings.allow_insecure_loopback
+            and _is_loopback_name(parsed.host)
+        ):
+            return parsed
+        raise OutboundError(
+            f"{url} is not an https URL; plain http is allowed only to loopback addresses "
+            "in development (FEDLOGIN_DEV_INSECURE_LOOPBACK=1).",
+            code="insecure_scheme",
+            step=step,
+        )
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        step: str,
+        headers: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+        max_bytes: int | None = None,
+    ) -> FetchedResponse:
+        """Send one request under the rules and read the answer, whatever its status.
+
+        Raises :class:`OutboundError`: ``insecure_scheme``, ``dns``, ``address_blocked``,
+        ``tls``, ``timeout``, ``connect``, ``redirect``, ``too_large``.
+        """
+        parsed = self.check_url(url, step=step)
+        limit = self.settings.max_bytes if max_bytes is None else max_bytes
+        try:
+            async with asyncio.timeout(self.settings.total_timeout):
+                addresses = await self.guard.addresses(
+                    parsed.raw_host.decode("ascii"), _port(parsed)
+                )
+                if parsed.scheme == "http" and not all(a.is_loopback for a in addresses):
+                    raise AddressRefused(
+                        "insecure_scheme", f"{parsed.host} is not a loopback address: use https."
+                    )
+                return await self._send(method, parsed, step, headers, data, limit)
+        except AddressRefused as exc:
+            raise OutboundError(exc.message, code=exc.code, step=step) from None
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise OutboundError(
+                f"{url} did not answer in time.", code="timeout", step=step
+            ) from exc
+        except httpx.TransportError as exc:
+            if _caused_by_tls(exc):
+                raise OutboundError(
+                    f"The TLS connection to {parsed.host} failed: {_tls_reason(exc)}.",
+                    code="tls",
+                    step=step,
+                ) from exc
+            raise OutboundError(
+                f"The connection to {parsed.host} failed ({type(exc).__name__}).",
+                code="connect",
+                step=step,
+            ) from exc
+
+    async def _send(
+        self,
+        method: str,
+        url: httpx.URL,
+        step: str,
+        headers: Mapping[str, str] | None,
+        data: Mapping[str, str] | None,
+        limit: int,
+    ) -> FetchedResponse:
+        async with self._client.stream(method, url, headers=headers, data=data) as response:
+            if 300 <= response.status_code < 400:
+                raise OutboundError(
+                    f"{url} answered with a redirect (HTTP {response.status_code}); "
+                    "redirects are not followed.",
+                    code="redirect",
+                    step=step,
+                    status_code=response.status_code,
+                )
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise _too_large(url, limit, step)
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body.extend(chunk)
+                if len(body) > limit:
+                    raise _too_large(url, limit, step)
+            return FetchedResponse(
+                url=str(url),
+                status_code=response.status_code,
+                headers={k.lower(): v for k, v in response.headers.items()},
+                content=bytes(body),
+                step=step,
+            )
+
+    async def get_json(
+        self,
+        url: str,
+        *,
+        step: str,
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int | None = None,
+    ) -> Any:
+        """GET a JSON document that must come with HTTP 200 (else ``http_status``)."""
+        response = await self.request("GET", url, step=step, headers=headers, max_bytes=max_bytes)
+        if response.status_code != 200:
+            raise OutboundError(
+                f"{url} answered HTTP {response.status_code}.",
+                code="http_status",
+                step=step,
+                status_code=response.status_code,
+            )
+        return response.json()
+
+
+def _port(url: httpx.URL) -> int:
+    return url.port or (443 if url.scheme == "https" else 80)
+
+
+def _is_loopback_name(host: str) -> bool:
+    if host.lower() in _LOCALHOST_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _too_large(url: httpx.URL, limit: int, step: str) -> OutboundError:
+    return OutboundError(f"{url} sent more than {limit // 1024} KiB.", code="too_large", step=step)
+
+
+def _chain(exc: BaseException) -> typing.Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _caused_by_tls(exc: BaseException) -> bool:
+    return any(isinstance(e, ssl.SSLError) for e in _chain(exc))
+
+
+def _tls_reason(exc: BaseException) -> str:
+    for e in _chain(exc):
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return f"the certificate was not accepted ({e.verify_message})"
+        if isinstance(e, ssl.SSLError):
+            return e.reason or "handshake failed"
+    return "handshake failed"
