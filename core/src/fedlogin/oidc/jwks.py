@@ -211,7 +211,7 @@ class JwksCache:
         self._refetch_interval = refetch_interval
         self._clock = clock
         self._entries: dict[str, tuple[float, JsonWebKeys]] = {}  # uri -> (fetched at, keys)
-        self._attempts: dict[str, float] = {}  # uri -> last fetch attempt, failed ones too
+        self._refreshed: dict[str, float] = {}  # uri -> last refetch attempt, failed ones too
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def get(self, jwks_uri: str) -> JsonWebKeys:
@@ -224,13 +224,19 @@ class JwksCache:
             return self._fresh(jwks_uri) or await self._fetch(jwks_uri)
 
     async def refresh(self, jwks_uri: str) -> JsonWebKeys:
-        """Refetch, unless a fetch was attempted less than ``refetch_interval`` ago."""
+        """Refetch because a token named an unknown key, unless such a refetch was attempted
+        less than ``refetch_interval`` ago (then the cached keys are returned).
+
+        Only these refetches count: a provider that rotates its keys right after our first
+        fetch is still followed at once (certification test rp-key-rotation-op-sign-key).
+        """
         async with self._locks.setdefault(jwks_uri, asyncio.Lock()):
             entry = self._entries.get(jwks_uri)
-            last = self._attempts.get(jwks_uri)
+            last = self._refreshed.get(jwks_uri)
             recent = last is not None and self._clock() < last + self._refetch_interval
             if entry is not None and recent:
                 return entry[1]
+            self._refreshed[jwks_uri] = self._clock()
             return await self._fetch(jwks_uri)
 
     def _fresh(self, jwks_uri: str) -> JsonWebKeys | None:
@@ -240,7 +246,6 @@ class JwksCache:
         return None
 
     async def _fetch(self, jwks_uri: str) -> JsonWebKeys:
-        self._attempts[jwks_uri] = self._clock()
         keys = await fetch_jwks(self._outbound, jwks_uri)
         self._entries[jwks_uri] = (self._clock(), keys)
         return keys
@@ -251,10 +256,10 @@ class JwksCache:
     def invalidate(self, jwks_uri: str | None = None) -> None:
         if jwks_uri is None:
             self._entries.clear()
-            self._attempts.clear()
+            self._refreshed.clear()
         else:
             self._entries.pop(jwks_uri, None)
-            self._attempts.pop(jwks_uri, None)
+            self._refreshed.pop(jwks_uri, None)
 
 
 @attrs.frozen
