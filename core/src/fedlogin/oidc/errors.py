@@ -30,14 +30,15 @@ INVALID_CLIENT_HINTS = (
     "Ensure the application is not disabled in the provider's console.",
 )
 
-#: RFC 6749 appendix A.7: the characters an OAuth ``error`` code is made of.
-_ERROR_CODE = re.compile(r"^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$")
+#: What an OAuth ``error`` code must look like to be repeated in our message. RFC 6749 A.7
+#: allows more (``<``, ``>``...), but every registered code is a lower-case word.
+_ERROR_CODE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _MAX_PROVIDER_TEXT = 500
 
 
 def safe_error_code(error: str) -> str:
     """The provider's ``error`` code if it is one (for a message), else a placeholder."""
-    return error if _ERROR_CODE.match(error) else "an unreadable error code"
+    return error if _ERROR_CODE.fullmatch(error) else "an unreadable error code"
 
 
 def provider_error_text(value: object) -> str | None:
