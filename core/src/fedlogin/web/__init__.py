@@ -1,0 +1,1 @@
+"""The Starlette host: admin console, login, account and JSON API routes."""
