@@ -231,3 +231,100 @@ class FederatedIdentity(StoreModel, table=True):
     email: str | None = Field(default=None, max_length=320)
     linked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# -- server-side state of the web host (X4: nothing lives in one process's memory) ----------
+
+
+class SetupToken(StoreModel, table=True):
+    """The one-time link ``fedlogin serve`` prints while no admin exists (SHA-256 only)."""
+
+    __tablename__ = "setup_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, repr=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class BrowserSession(StoreModel, table=True):
+    """A signed-in browser: a user's or an admin's. The cookie holds a random value; only
+    its SHA-256 is stored here, so a copy of the database signs nobody in.
+    """
+
+    __tablename__ = "browser_session"
+    __table_args__ = (
+        CheckConstraint("(user_id IS NULL) <> (admin_user_id IS NULL)", name="one_principal"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, repr=False)
+    user_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="CASCADE", index=True
+    )
+    admin_user_id: int | None = Field(
+        default=None, foreign_key="admin_user.id", ondelete="CASCADE", index=True
+    )
+    #: Per-session secret the CSRF tokens of its forms are derived from.
+    csrf_secret: str = Field(max_length=64, repr=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    #: When the person last proved who they are (re-authentication before sensitive changes).
+    authenticated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    user_agent: str | None = Field(default=None, max_length=255)
+
+
+class PendingFlow(StoreModel, table=True):
+    """An authorization request waiting for its callback (single use, expiring).
+
+    Keyed by the SHA-256 of ``state`` and bound to the browser that started it by the
+    SHA-256 of a cookie value, so any process can finish what another started.
+    """
+
+    __tablename__ = "pending_flow"
+
+    id: int | None = Field(default=None, primary_key=True)
+    state_hash: str = Field(max_length=64, unique=True)
+    browser_hash: str = Field(max_length=64, repr=False)
+    provider_id: int = Field(foreign_key="identity_provider.id", ondelete="CASCADE")
+    #: ``sign_in`` or ``link`` (started from Account → Security by ``link_user_id``).
+    purpose: str = Field(default="sign_in", max_length=16)
+    link_user_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="CASCADE"
+    )
+    nonce: str = Field(max_length=128, repr=False)
+    code_verifier: str = Field(max_length=128, repr=False)
+    redirect_uri: str = Field(sa_type=Text)
+    next_url: str | None = Field(default=None, sa_type=Text)
+    brand_id: int | None = Field(default=None, foreign_key="brand.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class SignInEvent(StoreModel, table=True):
+    """One sign-in attempt through a provider (T4): outcome, refusing step, claims received.
+
+    Never holds tokens, codes or secrets. The provider is kept by identifier as well, so
+    events outlive a deleted provider.
+    """
+
+    __tablename__ = "sign_in_event"
+    __table_args__ = (Index("ix_sign_in_event_provider_at", "provider_identifier", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    provider_id: int | None = Field(
+        default=None, foreign_key="identity_provider.id", ondelete="SET NULL"
+    )
+    provider_identifier: str = Field(max_length=63)
+    #: ``success`` or ``refused``.
+    outcome: str = Field(max_length=16)
+    #: The flow step that refused (fedlogin.oidc.errors step names), ``None`` on success.
+    step: str | None = Field(default=None, max_length=32)
+    code: str | None = Field(default=None, max_length=64)
+    message: str | None = Field(default=None, sa_type=Text)
+    claims: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    user_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    brand_id: int | None = Field(default=None, foreign_key="brand.id", ondelete="SET NULL")
