@@ -7,6 +7,7 @@ nothing else in the core needs to know about HTTP, so ``status`` is only a sugge
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 
 class FedloginError(Exception):
@@ -29,6 +30,10 @@ class FedloginError(Exception):
             self.code = code
         self.fields = dict(fields or {})
         self.hint = hint
+
+    def details(self) -> dict[str, Any]:
+        """Machine-readable facts beyond code, message and fields (JSON error bodies)."""
+        return {}
 
 
 class InvalidConfiguration(FedloginError):

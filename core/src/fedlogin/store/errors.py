@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fedlogin.errors import FedloginError
 
 
@@ -21,3 +23,6 @@ class ConfirmationRequired(FedloginError):
     def __init__(self, message: str, *, linked_users: int) -> None:
         super().__init__(message)
         self.linked_users = linked_users
+
+    def details(self) -> dict[str, Any]:
+        return {"linked_users": self.linked_users}

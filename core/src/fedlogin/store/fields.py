@@ -34,6 +34,9 @@ class ValidationFailed(InvalidConfiguration):
         )
         self.field_codes = codes
 
+    def details(self) -> dict[str, Any]:
+        return {"field_codes": dict(self.field_codes)}
+
 
 class FieldErrors:
     """Errors collected while reading one request; the first error of a field wins."""

@@ -71,7 +71,9 @@ def error_page(
 async def on_fedlogin_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FedloginError)
     if wants_json(request):
-        extra = {"hint": exc.hint} if exc.hint else {}
+        extra = exc.details()
+        if exc.hint:
+            extra["hint"] = exc.hint
         return json_error(exc.status, exc.code, exc.message, exc.fields, **extra)
     return error_page(
         request, exc.status, "That did not work", exc.message, hint=exc.hint, code=exc.code
@@ -92,8 +94,13 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
 async def on_unexpected_error(request: Request, exc: Exception) -> Response:
     # The details go to the log under an incident id; the user gets the id, never the trace.
     incident = secrets.token_hex(6)
-    log.error("unhandled error (incident %s) on %s %s", incident, request.method,
-              request.url.path, exc_info=exc)
+    log.error(
+        "unhandled error (incident %s) on %s %s",
+        incident,
+        request.method,
+        request.url.path,
+        exc_info=exc,
+    )
     message = f"Something went wrong on our side (incident {incident}). Nothing was changed."
     if wants_json(request):
         return json_error(500, "internal_error", message, incident=incident)

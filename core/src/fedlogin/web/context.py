@@ -1,0 +1,77 @@
+"""Everything a request needs from the process, built once when the app starts.
+
+Routes reach it with :func:`app_context`. It holds no per-user state: sessions, pending flows
+and counters live in the database (X4); only caches of public documents (discovery, JWKS)
+and the one outbound HTTP client live here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import attrs
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
+
+from fedlogin.config import Config
+from fedlogin.oidc import DiscoveryCache, JwksCache, Outbound, OutboundSettings
+from fedlogin.plugins import Plugins
+from fedlogin.store.database import Database
+from fedlogin.store.secrets import SecretBox
+
+T = TypeVar("T")
+
+
+@attrs.define
+class AppContext:
+    config: Config
+    database: Database
+    plugins: Plugins
+    secrets: SecretBox
+    outbound: Outbound
+    discovery: DiscoveryCache
+    jwks: JwksCache
+
+    @classmethod
+    def create(
+        cls,
+        config: Config,
+        *,
+        database: Database | None = None,
+        plugins: Plugins | None = None,
+        outbound_settings: OutboundSettings | None = None,
+    ) -> AppContext:
+        outbound = Outbound(outbound_settings or OutboundSettings.from_config(config))
+        return cls(
+            config=config,
+            database=database or Database.from_config(config),
+            plugins=plugins or Plugins.load(),
+            secrets=SecretBox.from_config(config),
+            outbound=outbound,
+            discovery=DiscoveryCache(outbound),
+            jwks=JwksCache(outbound),
+        )
+
+    async def transaction(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one database transaction, off the event loop.
+
+        The store is synchronous (SQLAlchemy sessions); a worker thread keeps a slow query
+        from stalling every other request of the process.
+        """
+
+        def run() -> T:
+            with self.database.transaction() as session:
+                return work(session)
+
+        return await run_in_threadpool(run)
+
+    async def close(self) -> None:
+        await self.outbound.aclose()
+
+
+def app_context(connection: HTTPConnection) -> AppContext:
+    context = connection.app.state.context
+    assert isinstance(context, AppContext)
+    return context
