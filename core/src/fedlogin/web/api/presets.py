@@ -14,6 +14,7 @@ from fedlogin.store.logos import LOGO_RESPONSE_HEADERS
 from fedlogin.store.provider_views import callback_url
 from fedlogin.web.admin_auth import require_admin
 from fedlogin.web.api.io import ok
+from fedlogin.web.api.openapi import Operation
 from fedlogin.web.context import app_context
 
 
@@ -76,4 +77,33 @@ ROUTES = [
     Route("/presets", list_presets, methods=["GET"]),
     Route("/presets/{name}", show_preset, methods=["GET"]),
     Route("/presets/{name}/logo", preset_logo, methods=["GET"], name="preset_logo"),
+]
+
+_PRESET = {"type": "object", "required": ["name", "display_name", "description", "plugin"]}
+
+OPERATIONS = [
+    Operation(
+        "GET",
+        "/presets",
+        "List the presets of the installed plugins",
+        "presets",
+        response={"type": "object", "properties": {"presets": {"type": "array", "items": _PRESET}}},
+    ),
+    Operation(
+        "GET",
+        "/presets/{name}",
+        "A preset's defaults, extra fields and setup guide",
+        "presets",
+        response=_PRESET,
+        errors={404: "No installed plugin offers this preset (unknown_preset)."},
+    ),
+    Operation(
+        "GET",
+        "/presets/{name}/logo",
+        "The preset's logo image",
+        "presets",
+        public=True,
+        response={"type": "string", "format": "binary"},
+        errors={404: "No installed plugin offers this preset (unknown_preset)."},
+    ),
 ]
