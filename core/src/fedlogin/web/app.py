@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from fedlogin.config import Config
-from fedlogin.web import api
+from fedlogin.web import api, setup
 from fedlogin.web.context import AppContext
 from fedlogin.web.errors import EXCEPTION_HANDLERS
 
@@ -45,5 +45,6 @@ def create_app(context: AppContext | None = None) -> Starlette:
 def site_routes() -> list[BaseRoute]:
     return [
         Mount("/api/v1", routes=api.routes()),
+        *setup.ROUTES,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
