@@ -22,7 +22,7 @@ from fedlogin.errors import InvalidClaims, PluginFailure, UnknownPreset
 from fedlogin.plugins import Plugins, disabled_from_env
 from fedlogin.testing import check_plugin, load_plugins
 
-LOGO = Logo("image/svg+xml", b'<svg xmlns="http://www.w3.org/2000/svg"/>')
+LOGO = Logo("image/svg+xml", b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"/>')
 
 
 def make_preset(preset_id: str, **overrides: Any) -> ProviderPreset:

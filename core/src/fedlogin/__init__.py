@@ -4,13 +4,24 @@ This module is the public API for plugin authors. A provider plugin needs nothin
 
     from fedlogin import hookimpl, ProviderPreset, SetupGuide, Logo
 
+and, for claim quirks, the helpers of :mod:`fedlogin.claims` re-exported here
+(``standard_claims``, ``claim_is_true``, ``is_guid``, ``normalize_email``).
+
 Everything importable from here (and from :mod:`fedlogin.testing`) is stable; the other
 modules are the core's own business.
 """
 
 from __future__ import annotations
 
+from fedlogin.claims import (
+    GUID_PATTERN,
+    claim_is_true,
+    is_guid,
+    normalize_email,
+    standard_claims,
+)
 from fedlogin.domains import (
+    DOMAIN_NAME_PATTERN,
     DomainError,
     base_url,
     discovery_url,
@@ -40,6 +51,8 @@ __all__ = [
     "DEFAULT_ATTRIBUTE_MAPPING",
     "DEFAULT_BUTTON_TEXT",
     "DEFAULT_SCOPES",
+    "DOMAIN_NAME_PATTERN",
+    "GUID_PATTERN",
     "AuthorizationExtras",
     "DiscoveryTarget",
     "DomainError",
@@ -53,9 +66,13 @@ __all__ = [
     "SetupGuide",
     "Veto",
     "base_url",
+    "claim_is_true",
     "discovery_url",
     "email_domain",
     "hookimpl",
+    "is_guid",
     "is_hostname",
     "normalize_domain",
+    "normalize_email",
+    "standard_claims",
 ]

@@ -16,6 +16,9 @@ from urllib.parse import urlsplit
 from fedlogin.errors import InvalidConfiguration
 
 DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
+#: A DNS domain name with a top-level domain of letters (``example.com``, ``contoso.com``), as
+#: a :class:`~fedlogin.PresetField` ``pattern`` for fields such as Google's hosted domain.
+DOMAIN_NAME_PATTERN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _PATH_SEGMENT = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@{}%-]+$")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from fedlogin.claims import standard_claims
 from fedlogin.domains import base_url, discovery_url, email_domain, normalize_domain
 from fedlogin.hookspecs import hookimpl
 from fedlogin.presets import DiscoveryTarget, NormalizedClaims, ProviderPreset, SetupGuide, Veto
@@ -44,15 +45,9 @@ class GenericOpenIDConnect:
 
     @hookimpl(trylast=True)
     def fedlogin_normalize_claims(self, claims: Mapping[str, Any]) -> NormalizedClaims:
-        email = claims.get("email")
-        return NormalizedClaims(
-            subject=claims.get("sub", ""),
-            email=email if isinstance(email, str) else None,
-            # OpenID Connect Core 5.1: email_verified is a JSON boolean. Anything else
-            # (a string, a number) is not an assertion we can rely on.
-            email_verified=claims.get("email_verified") is True,
-            claims=claims,
-        )
+        # OpenID Connect Core 5.1: email_verified is a JSON boolean. Anything else (a string,
+        # a number) is not an assertion we can rely on; presets that know better say so.
+        return standard_claims(claims)
 
     @hookimpl(trylast=True)
     def fedlogin_validate_domain(

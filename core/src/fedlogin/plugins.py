@@ -24,6 +24,7 @@ import attrs
 import pluggy
 
 from fedlogin import hookspecs
+from fedlogin.claims import normalize_email
 from fedlogin.errors import FedloginError, InvalidClaims, PluginFailure, UnknownPreset
 from fedlogin.generic import CORE_PLUGIN_NAME, GenericOpenIDConnect
 from fedlogin.presets import (
@@ -497,16 +498,3 @@ def enforce_claim_invariants(claims: NormalizedClaims) -> NormalizedClaims:
     return NormalizedClaims(
         subject=subject, email=email, email_verified=verified, claims=claims.claims
     )
-
-
-def normalize_email(value: object) -> str | None:
-    """A trimmed, lower-cased address, or ``None`` for anything that is not one."""
-    if not isinstance(value, str):
-        return None
-    email = value.strip().lower()
-    local, sep, domain = email.rpartition("@")
-    if not sep or not local or len(email) > 320 or any(ch.isspace() for ch in email):
-        return None
-    if "." not in domain or domain.startswith(".") or domain.endswith("."):
-        return None
-    return email

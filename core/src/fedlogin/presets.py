@@ -15,6 +15,8 @@ from typing import Any
 
 import attrs
 
+from fedlogin.errors import InvalidConfiguration
+
 #: Token-endpoint authentication methods the product supports (P10).
 AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none")
 
@@ -92,6 +94,42 @@ class PresetField:
     def _check_name(self, attribute: attrs.Attribute[str], value: str) -> None:
         if not _FIELD_NAME.match(value):
             raise ValueError(f"field name {value!r} must be snake_case")
+
+    def value_in(self, options: Mapping[str, str]) -> str:
+        """This field's value among the admin's ``options``, trimmed (``""`` when absent).
+
+        The core validates options before it saves them; hooks may also be called with
+        options nobody checked yet (Test Connection on an unsaved form, a plugin's tests), so
+        a value breaking the field's ``choices`` or ``pattern`` raises
+        :class:`~fedlogin.InvalidConfiguration` on this field here too. An empty value is
+        returned as is: the Domain may still supply it (see :meth:`reconcile`).
+        """
+        value = options.get(self.name, "").strip()
+        message = self.error_for(value) if value else None
+        if message:
+            text = f"{self.label} {message}."
+            raise InvalidConfiguration(text, fields={self.name: text})
+        return value
+
+    def reconcile(self, entered: str, from_domain: str | None) -> str:
+        """The value to use when the Domain may name this field's value too.
+
+        Presets that build the Domain from fields (Azure's tenant, PingOne's region, Okta's
+        authorization server) also understand a Domain the admin pasted whole. The field wins
+        when the Domain names nothing (``from_domain`` is ``None``); the Domain wins when the
+        field is empty or still at its default; two different explicit answers are an error on
+        both fields rather than a guess. Pass both values already normalised (case, spaces).
+        """
+        if from_domain is None or from_domain == entered:
+            return entered or self.default
+        if entered in ("", self.default):
+            return from_domain
+        message = (
+            f"The Domain names {from_domain} but the {self.label} field says {entered}: "
+            f"make them agree, or leave the {self.label} field "
+            + (f"at {self.default}." if self.default else "empty.")
+        )
+        raise InvalidConfiguration(message, fields={"domain": message, self.name: message})
 
     def error_for(self, value: str) -> str | None:
         """The message for an invalid ``value``, or ``None`` when it is acceptable."""
@@ -233,15 +271,33 @@ class DiscoveryTarget:
     other spellings the provider is known to use. For multi-tenant Azure AD the issuer is the
     template ``https://login.microsoftonline.com/{tenantid}/v2.0``; ``fedlogin_token_issuers``
     resolves such a template per token.
+
+    ``issuer_pattern`` (a regular expression the whole issuer must match) is for an issuer that
+    cannot be known before the document is fetched: an Azure AD tenant entered by one of its
+    verified domains (``contoso.com``) is discovered at ``.../contoso.com/v2.0`` but names its
+    issuer by the tenant's ID. The issuer the document then names is the provider's issuer:
+    every ID token is checked against it exactly. Build patterns with :func:`re.escape`; the
+    https scheme is required.
     """
 
     url: str
     issuer: str
     domain: str
     issuer_aliases: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    issuer_pattern: str = attrs.field(default="")
+
+    @issuer_pattern.validator
+    def _check_issuer_pattern(self, attribute: attrs.Attribute[str], value: str) -> None:
+        if value:
+            re.compile(value)  # a plugin's typo fails when the target is built, not later
+            if not value.startswith("https://"):
+                raise ValueError("an issuer pattern must start with https://")
 
     def accepts_issuer(self, issuer: str) -> bool:
-        return issuer == self.issuer or issuer in self.issuer_aliases
+        """Whether a discovery document naming ``issuer`` is this provider's."""
+        if issuer == self.issuer or issuer in self.issuer_aliases:
+            return True
+        return bool(self.issuer_pattern) and re.fullmatch(self.issuer_pattern, issuer) is not None
 
 
 @attrs.frozen

@@ -9,27 +9,49 @@ Use it in your plugin's tests::
         check_plugin(fedlogin_gitlab)
 
 :func:`check_plugin` loads the plugin into a fresh plugin manager next to the core (and
-nothing else), calls every hook the way the core will, and raises one ``AssertionError``
-listing every broken contract. It returns the :class:`~fedlogin.plugins.Plugins` facade so
-that your own tests can go on calling hooks through it.
+nothing else), calls every hook the way the core will, checks each preset's logo
+(:func:`check_preset_logo`), and raises one ``AssertionError`` listing every broken contract.
+It returns the :class:`~fedlogin.plugins.Plugins` facade so that your own tests can go on
+calling hooks through it.
 """
 
 from __future__ import annotations
 
 import ast
 import inspect
+import struct
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from xml.etree import ElementTree
 
 from fedlogin.domains import DISCOVERY_SUFFIX
 from fedlogin.errors import FedloginError, InvalidClaims, InvalidConfiguration
 from fedlogin.plugins import PROTECTED_AUTHORIZATION_PARAMS, Plugins
-from fedlogin.presets import DiscoveryTarget, NormalizedClaims, ProviderPreset
+from fedlogin.presets import DiscoveryTarget, Logo, NormalizedClaims, ProviderPreset
+from fedlogin.store.logos import LogoRejected, check_logo
+
+__all__ = [
+    "LOGO_SIZE",
+    "PUBLIC_MODULES",
+    "SAMPLE_CLAIMS",
+    "Plugins",
+    "check_plugin",
+    "check_preset_logo",
+    "load_plugins",
+    "logo_problems",
+    "private_imports",
+]
 
 #: Modules of the core a plugin may import: the ones a third party can rely on.
 PUBLIC_MODULES = frozenset({"fedlogin", "fedlogin.testing"})
+#: A preset logo is drawn on a square of this many pixels (an SVG's ``viewBox``, a PNG's size).
+LOGO_SIZE = 64
+#: SVG elements a preset logo must not contain: they run script, embed other documents or
+#: fetch, or link away. (Uploaded logos are sanitised; a preset's ships as it is.)
+_UNSAFE_SVG_ELEMENTS = frozenset({"script", "foreignObject", "a", "image", "use", "iframe"})
+_SVG = "{http://www.w3.org/2000/svg}"
 
 SAMPLE_CLAIMS: Mapping[str, Any] = {
     "iss": "https://issuer.example.com",
@@ -75,12 +97,61 @@ def check_plugin(
             found = _check_preset(plugins, preset, sample_claims)
         except FedloginError as exc:  # the plugin broke a contract and was left out
             found = [exc.message]
+        found.extend(logo_problems(preset.logo))
         problems.extend(f"preset {preset_id!r}: {p}" for p in found)
     if problems:
         raise AssertionError(
             f"plugin {plugin_name!r} breaks the hook contracts:\n- " + "\n- ".join(problems)
         )
     return plugins
+
+
+def check_preset_logo(preset: ProviderPreset) -> None:
+    """Assert that ``preset``'s logo is fit to ship; :func:`check_plugin` does it for you.
+
+    The logo must pass the same content check as an admin's upload (its bytes are what its
+    media type says), be drawn on a 64x64 square, and, for SVG, be an ``<svg>`` document
+    with nothing that could run script, embed or fetch another document, or link away: no
+    ``script``, ``foreignObject``, ``a``, ``image``, ``use``, event handler attribute or
+    ``href``.
+    """
+    problems = logo_problems(preset.logo)
+    if problems:
+        raise AssertionError(
+            f"the logo of preset {preset.id!r} is not fit to ship:\n- " + "\n- ".join(problems)
+        )
+
+
+def logo_problems(logo: Logo) -> list[str]:
+    """What :func:`check_preset_logo` finds wrong with ``logo`` (empty when nothing)."""
+    try:
+        checked = check_logo(logo.data)  # refuses entity tricks before anything parses it
+    except LogoRejected as exc:
+        return [f"logo rejected: {exc.message}"]
+    if checked.media_type != logo.media_type:
+        return [f"logo is declared {logo.media_type} but its bytes are {checked.media_type}"]
+    if logo.media_type == "image/png":
+        width, height = struct.unpack(">II", logo.data[16:24])
+        if (width, height) != (LOGO_SIZE, LOGO_SIZE):
+            return [f"logo is {width}x{height} pixels, not {LOGO_SIZE}x{LOGO_SIZE}"]
+        return []
+    if logo.media_type != "image/svg+xml":
+        return []
+    root = ElementTree.fromstring(logo.data)  # noqa: S314 - check_logo parsed it safely
+    problems = []
+    if root.tag != _SVG + "svg":
+        problems.append(f"logo's root element is {root.tag}, not an SVG <svg>")
+    if root.get("viewBox") != f"0 0 {LOGO_SIZE} {LOGO_SIZE}":
+        problems.append(f"logo's viewBox is {root.get('viewBox')!r}, not '0 0 64 64'")
+    tags = {element.tag.rsplit("}", 1)[-1] for element in root.iter()}
+    unsafe = sorted(tags & _UNSAFE_SVG_ELEMENTS)
+    if unsafe:
+        problems.append("logo contains unsafe elements: " + ", ".join(unsafe))
+    attributes = {name.rsplit("}", 1)[-1] for element in root.iter() for name in element.attrib}
+    unsafe = sorted(a for a in attributes if a.lower().startswith("on") or a.lower() == "href")
+    if unsafe:
+        problems.append("logo contains event handlers or links: " + ", ".join(unsafe))
+    return problems
 
 
 def private_imports(module: ModuleType) -> list[str]:

@@ -33,6 +33,7 @@ from fedlogin import (
     discovery_url,
     hookimpl,
     normalize_domain,
+    standard_claims,
 )
 
 PRESET_ID = "auth0"
@@ -111,13 +112,7 @@ def fedlogin_normalize_claims(preset: str, claims: Mapping[str, Any]) -> Normali
             del merged["updated_at"]
         else:
             merged["updated_at"] = updated_at
-    email = claims.get("email")
-    return NormalizedClaims(
-        subject=claims.get("sub", ""),
-        email=email if isinstance(email, str) else None,
-        email_verified=claims.get("email_verified") is True,
-        claims=merged,
-    )
+    return standard_claims(claims, mapped=merged)
 
 
 def epoch_seconds(value: object) -> int | None:

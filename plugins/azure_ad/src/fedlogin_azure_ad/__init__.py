@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fedlogin import (
+    DOMAIN_NAME_PATTERN,
     AuthorizationExtras,
     DiscoveryTarget,
     Logo,
@@ -19,8 +20,8 @@ from fedlogin import (
     ProviderPreset,
     SetupGuide,
     Veto,
-    discovery_url,
     hookimpl,
+    is_guid,
 )
 
 from fedlogin_azure_ad import claims as _claims
@@ -55,7 +56,7 @@ DOMAIN_HINT = PresetField(
     help="Sent to Microsoft as domain_hint so that users of this domain skip the account "
     "picker (for example contoso.com, or consumers for personal accounts). Optional.",
     example="contoso.com",
-    pattern=tenants.VERIFIED_DOMAIN + "|consumers|organizations",
+    pattern=DOMAIN_NAME_PATTERN + "|consumers|organizations",
     pattern_error="must be a domain name such as contoso.com, consumers or organizations",
 )
 
@@ -108,10 +109,6 @@ PRESET = ProviderPreset(
 )
 
 
-def _option(options: Mapping[str, str], field: PresetField) -> str:
-    return options.get(field.name, "").strip()
-
-
 @hookimpl
 def fedlogin_presets() -> Sequence[ProviderPreset]:
     return [PRESET]
@@ -123,12 +120,9 @@ def fedlogin_discovery(
 ) -> DiscoveryTarget | None:
     if preset != PRESET_ID:
         return None
-    host, tenant = tenants.locate(domain, _option(options, TENANT))
-    canonical = f"{host}/{tenant}/v2.0"
-    issuer, aliases = tenants.expected_issuer(host, tenant)
-    return DiscoveryTarget(
-        url=discovery_url(canonical), issuer=issuer, domain=canonical, issuer_aliases=aliases
-    )
+    entered = TENANT.value_in(options).lower()
+    host, typed = tenants.parse_domain(domain)
+    return tenants.discovery_target(host, TENANT.reconcile(entered, typed))
 
 
 @hookimpl
@@ -137,7 +131,7 @@ def fedlogin_token_issuers(
 ) -> Sequence[str] | None:
     if preset != PRESET_ID or tenants.TENANT_ID_PLACEHOLDER not in issuer:
         return None  # a tenant ID's issuer is checked exactly, as for any provider
-    tenant = _option(options, TENANT).lower() or tenants.DEFAULT_TENANT
+    tenant = TENANT.value_in(options).lower() or TENANT.default
     return tenants.resolve_issuer(issuer, claims.get("tid"), tenant)
 
 
@@ -154,11 +148,11 @@ def fedlogin_validate_domain(
 ) -> Veto | None:
     if preset != PRESET_ID:
         return None
-    allowed = tenants.tenant_ids(_option(options, ALLOWED_TENANTS))
+    allowed = tenants.tenant_ids(ALLOWED_TENANTS.value_in(options))
     if not allowed:
         return None
     tid = claims.claims.get("tid")
-    if not tenants.is_guid(tid):
+    if not is_guid(tid):
         reason = (
             "Microsoft did not say which organisation (tenant) this account belongs to, and "
             "only listed organisations may sign in with this provider."
@@ -177,7 +171,9 @@ def fedlogin_validate_domain(
 def fedlogin_authorization_params(
     preset: str, options: Mapping[str, str]
 ) -> AuthorizationExtras | None:
-    hint = _option(options, DOMAIN_HINT)
-    if preset != PRESET_ID or not hint:
+    if preset != PRESET_ID:
+        return None
+    hint = DOMAIN_HINT.value_in(options)
+    if not hint:
         return None
     return AuthorizationExtras(params={"domain_hint": hint.lower()})

@@ -15,23 +15,21 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from fedlogin import NormalizedClaims
-
-from fedlogin_azure_ad.tenants import is_guid
+from fedlogin import NormalizedClaims, claim_is_true, is_guid, normalize_email
 
 #: Fallbacks for a missing ``email``, in order of preference.
 ADDRESS_CLAIMS = ("preferred_username", "upn")
-_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+#: How Microsoft spells a true ``xms_edov`` when it does not send a JSON boolean.
+XMS_EDOV_TRUE = ("true", "1")
 
 
 def normalize(claims: Mapping[str, Any]) -> NormalizedClaims:
     merged = dict(claims)
     email = _address(claims.get("email"))
-    verified = email is not None and domain_owner_verified(claims.get("xms_edov"))
+    verified = email is not None and claim_is_true(claims.get("xms_edov"), XMS_EDOV_TRUE)
     if email is None:
         email = next(
             (found for name in ADDRESS_CLAIMS if (found := _address(claims.get(name)))), None
@@ -54,16 +52,9 @@ def subject(claims: Mapping[str, Any]) -> str:
     return sub if isinstance(sub, str) else ""
 
 
-def domain_owner_verified(value: object) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1")
-    return value is True
-
-
 def _address(value: object) -> str | None:
     # Guest accounts' UPNs (jane_contoso.com#EXT#@fabrikam.onmicrosoft.com) look like
     # addresses but are no mailbox.
     if not isinstance(value, str) or "#EXT#" in value.upper():
         return None
-    value = value.strip()
-    return value if _ADDRESS.fullmatch(value) else None
+    return normalize_email(value)

@@ -15,18 +15,28 @@ platform, "OpenID Connect on the Microsoft identity platform" and "ID token clai
   ``tid``;
 * ``consumers``: the fixed issuer of the personal-accounts tenant
   ``9188040d-6c67-4c5b-b112-36a304b66dad``;
-* a verified domain: the issuer of the tenant's ID, which cannot be known before the document
-  is fetched. We expect the template and resolve it from ``tid`` like the multi-tenant
-  aliases; this needs the core to accept a document issuer that is the template filled with a
-  GUID (see the plugin's README). Prefer the tenant ID, which pins the issuer exactly.
+* a verified domain (``contoso.com``): the issuer of the tenant's *ID*
+  (``https://login.microsoftonline.com/{that tenant's GUID}/v2.0``), which differs from the
+  URL the admin typed and cannot be known before the document is fetched. The discovery
+  target accepts any issuer of that shape on the same host (``issuer_pattern``); the issuer
+  the document names is then the provider's, and every token is checked against it exactly.
+  The target still shows (and accepts) the template, resolved per token like ``common``'s,
+  should Microsoft ever answer with it.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TypeGuard
 
-from fedlogin import InvalidConfiguration, normalize_domain
+from fedlogin import (
+    DOMAIN_NAME_PATTERN,
+    GUID_PATTERN,
+    DiscoveryTarget,
+    InvalidConfiguration,
+    discovery_url,
+    is_guid,
+    normalize_domain,
+)
 
 #: Sign-in hosts of Microsoft's global and national clouds (US Government, China).
 MICROSOFT_HOSTS = (
@@ -42,17 +52,15 @@ MULTI_TENANT = ("common", "organizations", "consumers")
 CONSUMERS_TENANT_ID = "9188040d-6c67-4c5b-b112-36a304b66dad"
 TENANT_ID_PLACEHOLDER = "{tenantid}"
 
-GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-VERIFIED_DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
-TENANT_PATTERN = rf"(?i:common|organizations|consumers|{GUID}|{VERIFIED_DOMAIN})"
-TENANT_LIST_PATTERN = rf"{GUID}(?:[\s,]+{GUID})*"
+TENANT_PATTERN = rf"(?i:common|organizations|consumers|{GUID_PATTERN}|{DOMAIN_NAME_PATTERN})"
+TENANT_LIST_PATTERN = rf"{GUID_PATTERN}(?:[\s,]+{GUID_PATTERN})*"
 
-_GUID = re.compile(GUID)
 _TENANT = re.compile(TENANT_PATTERN)
 
 
-def is_guid(value: object) -> TypeGuard[str]:
-    return isinstance(value, str) and _GUID.fullmatch(value) is not None
+def is_verified_domain(tenant: str) -> bool:
+    """Whether the tenant is named by one of its domains rather than its ID or an alias."""
+    return tenant not in MULTI_TENANT and not is_guid(tenant)
 
 
 def tenant_ids(text: str) -> frozenset[str]:
@@ -60,33 +68,13 @@ def tenant_ids(text: str) -> frozenset[str]:
     return frozenset(item.lower() for item in re.split(r"[\s,]+", text) if item)
 
 
-def locate(domain: str, tenant_field: str) -> tuple[str, str]:
-    """The sign-in host and the tenant, from the Domain and the Tenant field.
+def parse_domain(domain: str) -> tuple[str, str | None]:
+    """The sign-in host and the tenant a Domain names (``None`` when it names none).
 
-    The Tenant field builds the domain. An admin may instead paste a full domain
-    (``https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/``): its tenant is used
-    when the Tenant field is empty or still at its default ``common``; a Domain and a Tenant
-    field naming two different tenants is an error rather than a guess.
+    An admin may paste a full authority or discovery URL
+    (``https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/``) instead of using
+    the Tenant field; an empty Domain is the global cloud's host.
     """
-    field = tenant_field.strip().lower()
-    if field and not _TENANT.fullmatch(field):
-        message = (
-            "Tenant must be a tenant ID, a verified domain, common, organizations or consumers."
-        )
-        raise InvalidConfiguration(message, fields={"tenant": message})
-    host, typed = _parse_domain(domain)
-    if typed is None or typed == field:
-        return host, field or DEFAULT_TENANT
-    if field in ("", DEFAULT_TENANT):
-        return host, typed
-    message = (
-        f"The Domain names the tenant {typed} but the Tenant field says {field}: "
-        "make them agree, or clear the Domain to have it built from the Tenant field."
-    )
-    raise InvalidConfiguration(message, fields={"domain": message, "tenant": message})
-
-
-def _parse_domain(domain: str) -> tuple[str, str | None]:
     if not domain.strip():
         return DEFAULT_HOST, None
     canonical = normalize_domain(domain)
@@ -120,14 +108,26 @@ def _is_placeholder(segment: str) -> bool:
     return segment.startswith("{") and segment.endswith("}")
 
 
-def expected_issuer(host: str, tenant: str) -> tuple[str, tuple[str, ...]]:
-    """The issuer the discovery document must name, and other spellings it may use."""
+def discovery_target(host: str, tenant: str) -> DiscoveryTarget:
+    """Where the tenant's discovery document is and which issuer it must name."""
+    canonical = f"{host}/{tenant}/v2.0"
     template = f"https://{host}/{TENANT_ID_PLACEHOLDER}/v2.0"
+    issuer, pattern = template, ""
+    aliases: tuple[str, ...] = ()
     if is_guid(tenant):
-        return f"https://{host}/{tenant}/v2.0", ()
-    if tenant == "consumers":
-        return f"https://{host}/{CONSUMERS_TENANT_ID}/v2.0", (template,)
-    return template, ()
+        issuer = f"https://{host}/{tenant}/v2.0"
+    elif tenant == "consumers":
+        issuer, aliases = f"https://{host}/{CONSUMERS_TENANT_ID}/v2.0", (template,)
+    elif is_verified_domain(tenant):
+        # Shown as the template; accepted as the tenant's own ID-based issuer.
+        pattern = re.escape(f"https://{host}/") + GUID_PATTERN + re.escape("/v2.0")
+    return DiscoveryTarget(
+        url=discovery_url(canonical),
+        issuer=issuer,
+        domain=canonical,
+        issuer_aliases=aliases,
+        issuer_pattern=pattern,
+    )
 
 
 def resolve_issuer(template: str, tid: object, tenant: str) -> list[str]:

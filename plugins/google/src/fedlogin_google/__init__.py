@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fedlogin import (
+    DOMAIN_NAME_PATTERN,
     AuthorizationExtras,
     DiscoveryTarget,
     InvalidConfiguration,
@@ -30,9 +31,11 @@ from fedlogin import (
     ProviderPreset,
     SetupGuide,
     Veto,
+    claim_is_true,
     discovery_url,
     hookimpl,
     normalize_domain,
+    standard_claims,
 )
 
 PRESET_ID = "google"
@@ -42,15 +45,13 @@ ISSUER = "https://accounts.google.com"
 BARE_ISSUER = "accounts.google.com"
 OFFLINE_SCOPE = "offline_access"
 
-_HOSTNAME = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
-
 HOSTED_DOMAIN = PresetField(
     name="hosted_domain",
     label="Hosted domain",
     help="Only admit Google Workspace accounts of this domain (checked on the token's hd "
     "claim). Leave empty to admit any Google account.",
     example="example.com",
-    pattern=_HOSTNAME,
+    pattern=DOMAIN_NAME_PATTERN,
     pattern_error="must be a domain name such as example.com",
 )
 
@@ -126,15 +127,7 @@ def fedlogin_token_issuers(preset: str, issuer: str) -> Sequence[str] | None:
 def fedlogin_normalize_claims(preset: str, claims: Mapping[str, Any]) -> NormalizedClaims | None:
     if preset != PRESET_ID:
         return None
-    email = claims.get("email")
-    verified = claims.get("email_verified")
-    return NormalizedClaims(
-        subject=claims.get("sub", ""),
-        email=email if isinstance(email, str) else None,
-        email_verified=verified is True
-        or (isinstance(verified, str) and verified.lower() == "true"),
-        claims=claims,
-    )
+    return standard_claims(claims, email_verified=claim_is_true(claims.get("email_verified")))
 
 
 @hookimpl
@@ -143,7 +136,7 @@ def fedlogin_validate_domain(
 ) -> Veto | None:
     if preset != PRESET_ID:
         return None
-    wanted = options.get(HOSTED_DOMAIN.name, "").strip().lower()
+    wanted = HOSTED_DOMAIN.value_in(options).lower()
     if not wanted:
         return None
     hd = claims.claims.get("hd")
@@ -167,7 +160,7 @@ def fedlogin_authorization_params(
         return None
     params: dict[str, str] = {}
     dropped: list[str] = []
-    hosted_domain = options.get(HOSTED_DOMAIN.name, "").strip().lower()
+    hosted_domain = HOSTED_DOMAIN.value_in(options).lower()
     if hosted_domain:
         params["hd"] = hosted_domain  # a hint for the account chooser, not the check
     if OFFLINE_SCOPE in scopes:

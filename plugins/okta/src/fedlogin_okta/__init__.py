@@ -30,6 +30,7 @@ from fedlogin import (
     discovery_url,
     hookimpl,
     normalize_domain,
+    standard_claims,
 )
 
 PRESET_ID = "okta"
@@ -98,23 +99,12 @@ def fedlogin_discovery(
 ) -> DiscoveryTarget | None:
     if preset != PRESET_ID:
         return None
-    field = options.get(AUTHORIZATION_SERVER.name, "").strip()
-    if field and not _SERVER.fullmatch(field):
-        message = f"{AUTHORIZATION_SERVER.label} {AUTHORIZATION_SERVER.pattern_error}."
-        raise InvalidConfiguration(message, fields={AUTHORIZATION_SERVER.name: message})
+    entered = AUTHORIZATION_SERVER.value_in(options)
     if not domain.strip():
         message = "Enter your Okta domain, such as your-org.okta.com."
         raise InvalidConfiguration(message, fields={"domain": message})
     org, typed = _split_domain(normalize_domain(domain))
-    if typed and field and typed != field:
-        message = (
-            f"The Domain names the authorization server {typed} but the Authorization server "
-            f"field says {field}: make them agree."
-        )
-        raise InvalidConfiguration(
-            message, fields={"domain": message, AUTHORIZATION_SERVER.name: message}
-        )
-    server = typed or field
+    server = AUTHORIZATION_SERVER.reconcile(entered, typed)
     canonical = f"{org}/oauth2/{server}" if server else org
     # Okta's issuers never end in a slash: no alias for one.
     return DiscoveryTarget(
@@ -152,13 +142,7 @@ def fedlogin_normalize_claims(preset: str, claims: Mapping[str, Any]) -> Normali
             del merged["groups"]
         else:
             merged["groups"] = groups
-    email = claims.get("email")
-    return NormalizedClaims(
-        subject=claims.get("sub", ""),
-        email=email if isinstance(email, str) else None,
-        email_verified=claims.get("email_verified") is True,
-        claims=merged,
-    )
+    return standard_claims(claims, mapped=merged)
 
 
 def _groups(value: object) -> list[str] | None:

@@ -8,10 +8,10 @@ admin who pasted the issuer or discovery URL instead gets the same result.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 from fedlogin import (
+    GUID_PATTERN,
     DiscoveryTarget,
     InvalidConfiguration,
     Logo,
@@ -21,6 +21,7 @@ from fedlogin import (
     base_url,
     discovery_url,
     hookimpl,
+    is_guid,
     normalize_domain,
 )
 
@@ -30,7 +31,6 @@ PRESET_ID = "pingone"
 REGIONS = ("com", "eu", "ca", "asia", "com.au", "sg")
 DEFAULT_REGION = "com"
 HOST_PREFIX = "auth.pingone."
-UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 REGION = PresetField(
     name="region",
@@ -47,7 +47,7 @@ ENVIRONMENT_ID = PresetField(
     "(a UUID).",
     required=True,
     example="5a1f3c2e-9d8b-4c7a-b6e5-0f1d2c3b4a59",
-    pattern=UUID,
+    pattern=GUID_PATTERN,
     pattern_error="must be a UUID such as 5a1f3c2e-9d8b-4c7a-b6e5-0f1d2c3b4a59",
 )
 
@@ -84,8 +84,6 @@ PRESET = ProviderPreset(
     fields=(REGION, ENVIRONMENT_ID),
 )
 
-_UUID = re.compile(UUID)
-
 
 @hookimpl
 def fedlogin_presets() -> Sequence[ProviderPreset]:
@@ -98,15 +96,11 @@ def fedlogin_discovery(
 ) -> DiscoveryTarget | None:
     if preset != PRESET_ID:
         return None
-    region_field = options.get(REGION.name, "").strip().lower()
-    environment_field = options.get(ENVIRONMENT_ID.name, "").strip().lower()
-    for field, value in ((REGION, region_field), (ENVIRONMENT_ID, environment_field)):
-        message = field.error_for(value) if value else None
-        if message:
-            raise _invalid(f"{field.label} {message}.", field.name)
+    region_field = REGION.value_in(options).lower()
+    environment_field = ENVIRONMENT_ID.value_in(options).lower()
     typed_region, typed_environment = _parse_domain(domain)
-    region = _agree(REGION, region_field, typed_region, DEFAULT_REGION)
-    environment = _agree(ENVIRONMENT_ID, environment_field, typed_environment, "")
+    region = REGION.reconcile(region_field, typed_region)
+    environment = ENVIRONMENT_ID.reconcile(environment_field, typed_environment)
     if not environment:
         raise _invalid("Environment ID is required.", ENVIRONMENT_ID.name)
     canonical = f"{HOST_PREFIX}{region}/{environment}/as"
@@ -133,22 +127,9 @@ def _parse_domain(domain: str) -> tuple[str | None, str | None]:
         return region, None
     if segments[0].startswith("{"):
         return None, None  # the product document's example, "{environment-id}": a template
-    if not _UUID.fullmatch(segments[0]):
+    if not is_guid(segments[0]):
         raise _invalid(f"{segments[0]!r} in the Domain is not an environment ID.", "domain")
     return region, segments[0].lower()
-
-
-def _agree(field: PresetField, entered: str, typed: str | None, default: str) -> str:
-    """The field's value, or the Domain's where the field is empty or left at its default."""
-    if typed is None or typed == entered:
-        return entered or default
-    if entered in ("", default):
-        return typed
-    message = (
-        f"The Domain says {typed} but the {field.label} field says {entered}: make them agree, "
-        "or clear the Domain to have it built from the fields."
-    )
-    raise InvalidConfiguration(message, fields={"domain": message, field.name: message})
 
 
 def _invalid(message: str, field: str) -> InvalidConfiguration:
