@@ -17,6 +17,9 @@
                                    built. Default ``http://127.0.0.1:8000``.
 ``FEDLOGIN_DEV_INSECURE_LOOPBACK`` ``1`` allows plain-http identity providers on loopback
                                    addresses (development and tests only).
+``FEDLOGIN_SIGN_IN_EVENT_RETENTION_DAYS``
+                                   How many days sign-in events (with the claims received)
+                                   are kept. Default 30.
 =================================  =========================================================
 """
 
@@ -36,9 +39,11 @@ DATABASE_URL_ENV = "FEDLOGIN_DATABASE_URL"
 SECRET_KEY_ENV = "FEDLOGIN_SECRET_KEY"  # noqa: S105 - a variable name, not a secret
 BASE_URL_ENV = "FEDLOGIN_BASE_URL"
 DEV_INSECURE_LOOPBACK_ENV = "FEDLOGIN_DEV_INSECURE_LOOPBACK"
+SIGN_IN_EVENT_RETENTION_ENV = "FEDLOGIN_SIGN_IN_EVENT_RETENTION_DAYS"
 
 DEFAULT_DATA_DIR = ".fedlogin"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+DEFAULT_SIGN_IN_EVENT_RETENTION_DAYS = 30
 SQLITE_FILENAME = "fedlogin.sqlite3"
 SECRET_KEY_FILENAME = "secret.key"  # noqa: S105 - a file name
 
@@ -64,6 +69,7 @@ class Config:
     secret_key: str | None = attrs.field(default=None, repr=False)
     base_url: str = DEFAULT_BASE_URL
     dev_insecure_loopback: bool = False
+    sign_in_event_retention_days: int = DEFAULT_SIGN_IN_EVENT_RETENTION_DAYS
 
     @classmethod
     def from_env(
@@ -79,6 +85,9 @@ class Config:
             secret_key=env.get(SECRET_KEY_ENV, "").strip() or None,
             base_url=_base_url(env.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL),
             dev_insecure_loopback=_flag(DEV_INSECURE_LOOPBACK_ENV, env),
+            sign_in_event_retention_days=_days(
+                SIGN_IN_EVENT_RETENTION_ENV, env, DEFAULT_SIGN_IN_EVENT_RETENTION_DAYS
+            ),
         )
 
     @property
@@ -116,6 +125,15 @@ def _flag(name: str, env: Mapping[str, str]) -> bool:
     if value in _FALSE:
         return False
     raise ConfigError(f"{name} must be 1 or 0, not {value!r}.")
+
+
+def _days(name: str, env: Mapping[str, str], default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= 3650:
+        raise ConfigError(f"{name} must be a number of days from 1 to 3650, not {value!r}.")
+    return int(value)
 
 
 def _base_url(value: str) -> str:

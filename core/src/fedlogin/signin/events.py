@@ -1,0 +1,163 @@
+"""Sign-in events (T4): every attempt, its outcome, the step that refused and the claims.
+
+An admin reads them to see why a sign-in failed or why claims did not map, so the claims are
+kept as the provider sent them, except what could replay or prove something elsewhere:
+token hashes, the nonce, and tokens or secrets inside distributed claims. Tokens,
+authorization codes and client secrets never reach this module.
+
+Events older than the retention period (``FEDLOGIN_SIGN_IN_EVENT_RETENTION_DAYS``, 30 days by
+default) are deleted on write, at most once per :data:`SWEEP_INTERVAL` per process.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from fedlogin.store.tables import SignInEvent
+from fedlogin.store.types import utcnow
+
+SUCCESS = "success"
+REFUSED = "refused"
+OUTCOMES = (SUCCESS, REFUSED)
+#: Where a sign-in can stop, in the order it meets them (the OpenID steps are
+#: fedlogin.oidc.errors.STEPS).
+STEPS = (
+    "provider",
+    "browser",
+    "state",
+    "discovery",
+    "jwks",
+    "callback",
+    "token",
+    "id_token",
+    "userinfo",
+    "claims",
+    "domain",
+    "provisioning",
+    "internal",
+)
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+SWEEP_INTERVAL = 300.0
+#: Claims that only matter for checking this one token, or that could be replayed.
+DROPPED_CLAIMS = frozenset({"nonce", "at_hash", "c_hash", "s_hash"})
+MAX_CLAIMS_BYTES = 32 * 1024
+_MAX_VALUE_CHARS = 1024
+
+
+class Every:
+    """A per-process throttle (not state: any process doing the work is as good as another)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._last: float | None = None
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self.seconds:
+            return False
+        self._last = now
+        return True
+
+
+_sweeps = Every(SWEEP_INTERVAL)
+
+
+def record(
+    session: Session,
+    *,
+    provider_identifier: str,
+    outcome: str,
+    provider_id: int | None = None,
+    step: str | None = None,
+    code: str | None = None,
+    message: str | None = None,
+    claims: Mapping[str, Any] | None = None,
+    user_id: int | None = None,
+    brand_id: int | None = None,
+    retention_days: int | None = None,
+) -> SignInEvent:
+    """Add one event (and sweep old ones when due)."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    if step is not None and step not in STEPS:
+        raise ValueError(f"unknown step {step!r}")
+    event = SignInEvent(
+        provider_identifier=provider_identifier[:63],
+        provider_id=provider_id,
+        outcome=outcome,
+        step=step,
+        code=code[:64] if code else None,
+        message=message,
+        claims=claims_for_event(claims) if claims is not None else None,
+        user_id=user_id,
+        brand_id=brand_id,
+    )
+    session.add(event)
+    session.flush()
+    if retention_days is not None and _sweeps.due():
+        sweep(session, retention_days)
+    return event
+
+
+def claims_for_event(claims: Mapping[str, Any]) -> dict[str, Any]:
+    """The claims as kept: JSON-safe, without :data:`DROPPED_CLAIMS`, size-capped."""
+    kept: dict[str, Any] = {}
+    for name, value in claims.items():
+        if name in DROPPED_CLAIMS:
+            continue
+        if name == "_claim_sources":
+            # Distributed claims (Core 5.6.2) may carry an access token for another server.
+            value = {"omitted": "distributed claim sources are not kept"}
+        kept[str(name)] = _json_safe(value)
+    if len(json.dumps(kept)) > MAX_CLAIMS_BYTES:
+        kept = {name: _shortened(value) for name, value in kept.items()}
+    return kept
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _shortened(value: Any) -> Any:
+    text = json.dumps(value)
+    if len(text) <= _MAX_VALUE_CHARS:
+        return value
+    return f"(cut: {len(text)} characters) {text[:_MAX_VALUE_CHARS]}"
+
+
+def sweep(session: Session, retention_days: int, now: datetime | None = None) -> int:
+    """Delete events older than ``retention_days``; return how many."""
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    result = session.execute(
+        delete(SignInEvent).where(col(SignInEvent.at) < cutoff),
+        execution_options={"synchronize_session": False},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def list_events(
+    session: Session,
+    *,
+    provider: str | None = None,
+    outcome: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    before_id: int | None = None,
+) -> list[SignInEvent]:
+    """The newest events first, optionally of one provider and outcome."""
+    query = select(SignInEvent)
+    if provider is not None:
+        query = query.where(col(SignInEvent.provider_identifier) == provider)
+    if outcome is not None:
+        query = query.where(col(SignInEvent.outcome) == outcome)
+    if before_id is not None:
+        query = query.where(col(SignInEvent.id) < before_id)
+    query = query.order_by(col(SignInEvent.at).desc(), col(SignInEvent.id).desc())
+    return list(session.exec(query.limit(min(max(limit, 1), MAX_LIMIT))).all())
