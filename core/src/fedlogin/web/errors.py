@@ -86,9 +86,17 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     message = exc.detail if isinstance(exc.detail, str) else "The request failed."
     if exc.status_code == 404:
         message = "There is nothing at this address."
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow")
+        message = f"This address does not accept {request.method}"
+        message += f"; it accepts {allowed}." if allowed else "."
     if wants_json(request):
-        return json_error(exc.status_code, code, message)
-    return error_page(request, exc.status_code, "Not here", message, code=code)
+        response: Response = json_error(exc.status_code, code, message)
+    else:
+        response = error_page(request, exc.status_code, "Not here", message, code=code)
+    # Allow (405), WWW-Authenticate (401)...: part of what the status means.
+    response.headers.update(exc.headers or {})
+    return response
 
 
 async def on_unexpected_error(request: Request, exc: Exception) -> Response:

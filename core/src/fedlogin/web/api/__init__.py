@@ -11,11 +11,20 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from fedlogin.web.api import openapi, presets
+from fedlogin.web.api import (
+    audit,
+    brands,
+    connection,
+    openapi,
+    presets,
+    provider_logos,
+    providers,
+    settings,
+)
 from fedlogin.web.api.openapi import Operation
 
 #: Add a module here to publish its routes and its OpenAPI operations.
-MODULES = (presets,)
+MODULES = (presets, providers, provider_logos, connection, settings, brands, audit)
 
 
 def operations() -> list[Operation]:
