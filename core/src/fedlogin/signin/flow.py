@@ -1,0 +1,561 @@
+"""The sign-in flow (ARCHITECTURE.md, "The sign-in flow"), without a web framework.
+
+:func:`start` turns a click on a provider's button into the authorization URL, after storing
+the pending flow; :func:`finish` turns the provider's redirect back into a signed-in user:
+
+    consume the flow (single use) ▶ same browser, same provider, not expired ▶ provider still
+    offered here ▶ RFC 9207 ``iss`` and the provider's error ▶ redeem the code ▶ validate the
+    ID token ▶ UserInfo (same ``sub``) ▶ normalise claims (plugins) ▶ attribute mapping ▶
+    domain validation (plugins, allowed domains) ▶ provisioning ▶ the caller's session
+
+Each refusal raises :class:`~fedlogin.signin.errors.SignInRefused` and records a sign-in
+event naming the step; nothing else is written. Network calls (discovery, token, keys,
+UserInfo) happen between database transactions, never inside one. Hooks are called on the
+plugins the request's brand allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+from typing import Any, Generic, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+import attrs
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from fedlogin.accounts.email_trust import decide_email_trust
+from fedlogin.accounts.identities import IdentityKey
+from fedlogin.accounts.mapping import MappedProfile, map_attributes
+from fedlogin.accounts.provisioning import Provisioned, provision
+from fedlogin.claims import normalize_email
+from fedlogin.config import Config
+from fedlogin.errors import FedloginError, UnknownPreset
+from fedlogin.oidc import (
+    ClientCredentials,
+    DiscoveryCache,
+    IdTokenRules,
+    JwksCache,
+    Outbound,
+    ProviderMetadata,
+    exchange_code,
+    fetch_userinfo,
+    new_authorization,
+    parse_callback,
+    validate_id_token,
+)
+from fedlogin.plugins import Plugins
+from fedlogin.presets import NormalizedClaims
+from fedlogin.signin import events, pending
+from fedlogin.signin.errors import (
+    REDIRECT_LOOP_HINTS,
+    USER_NOT_CREATED_HINTS,
+    SignInRefused,
+    refusal_from,
+)
+from fedlogin.store.brands import LoginConfig, brand_for_host, effective_login_config
+from fedlogin.store.provider_views import callback_url
+from fedlogin.store.secrets import SecretBox
+from fedlogin.store.tables import IdentityProvider, PendingFlow
+from fedlogin.store.types import utcnow
+
+T = TypeVar("T")
+
+#: SECURITY.md: explicit, at most 60 s, on the ID token's exp and iat.
+ID_TOKEN_LEEWAY = 60
+#: More unfinished sign-ins than this from one browser in LOOP_WINDOW is a loop (T5).
+LOOP_THRESHOLD = 5
+LOOP_WINDOW = timedelta(minutes=2)
+_flow_sweeps = events.Every(60.0)
+
+
+class FlowContext(Protocol):
+    """What the flow needs from the process (:class:`fedlogin.web.context.AppContext`)."""
+
+    config: Config
+    plugins: Plugins
+    secrets: SecretBox
+    outbound: Outbound
+    discovery: DiscoveryCache
+    jwks: JwksCache
+
+    def transaction(self, work: Callable[[Session], T]) -> Awaitable[T]: ...
+
+
+@attrs.frozen
+class SignInResult(Generic[T]):
+    user_id: int
+    username: str
+    #: Where to go now (the sanitised ``next`` the sign-in started with).
+    next_url: str | None
+    created_user: bool
+    #: What the caller's ``on_success`` returned (the new session's cookie value).
+    value: T
+
+
+@attrs.frozen
+class _Offer:
+    """A provider as the login page on one host offers it, with that brand's plugins."""
+
+    provider: IdentityProvider
+    login: LoginConfig
+    brand_id: int | None
+    plugins: Plugins
+
+
+@attrs.define
+class _Attempt:
+    """What the sign-in event of this attempt will say."""
+
+    identifier: str
+    provider_id: int | None = None
+    brand_id: int | None = None
+    claims: Mapping[str, Any] | None = None
+
+
+# -- start ----------------------------------------------------------------------------------
+
+
+async def start(
+    ctx: FlowContext, *, identifier: str, host: str, browser: str, next_url: str | None
+) -> str:
+    """Store a pending flow for ``browser`` and return the provider's authorization URL."""
+    attempt = _Attempt(identifier)
+    try:
+        return await _start(ctx, attempt, host=host, browser=browser, next_url=next_url)
+    except FedloginError as exc:
+        refusal = refusal_from(exc)
+        await _record_refusal(ctx, attempt, refusal)
+        raise refusal from exc
+
+
+async def _start(
+    ctx: FlowContext, attempt: _Attempt, *, host: str, browser: str, next_url: str | None
+) -> str:
+    now = utcnow()
+
+    def load(session: Session) -> tuple[_OfferState, int]:
+        return _load_offer(session, attempt.identifier, host), pending.recent_flows(
+            session, browser, now - LOOP_WINDOW
+        )
+
+    state, recent = await ctx.transaction(load)
+    offer = _check_offer(state, attempt, ctx.plugins)
+    if recent >= LOOP_THRESHOLD:
+        raise SignInRefused(
+            "This browser started several sign-ins in a row without finishing any, so "
+            "fedlogin stopped instead of sending you round again.",
+            code="redirect_loop",
+            step="browser",
+            hints=REDIRECT_LOOP_HINTS,
+            status=429,
+        )
+    provider = offer.provider
+    redirect_uri = redirect_uri_for(ctx.config.base_url, provider.identifier, offer.login, host)
+    if urlsplit(redirect_uri).netloc.lower() != host.lower():
+        raise SignInRefused(
+            f"Sign-in must start at {_origin(redirect_uri)}, where the identity provider "
+            "sends you back; cookies set on this address would not be there.",
+            code="wrong_host",
+            step="browser",
+            hint=f"Open {_origin(redirect_uri)}/login and sign in from there.",
+            hints=REDIRECT_LOOP_HINTS[:1],
+        )
+    metadata = await _metadata(ctx, offer)
+    options = dict(provider.preset_options)
+    extras = offer.plugins.authorization_params(provider.preset, options, provider.scope_list)
+    scopes = [scope for scope in provider.scope_list if scope not in extras.drop_scopes]
+    request = new_authorization(
+        metadata,
+        client_id=provider.client_id,
+        redirect_uri=redirect_uri,
+        scopes=scopes,
+        extra_params=dict(extras.params),
+    )
+    provider_id = provider.id
+    assert provider_id is not None
+
+    def store(session: Session) -> None:
+        if _flow_sweeps.due():
+            pending.sweep_expired(session, now)
+        pending.create_flow(
+            session,
+            state=request.state,
+            browser=browser,
+            provider_id=provider_id,
+            nonce=request.nonce,
+            code_verifier=request.code_verifier,
+            redirect_uri=request.redirect_uri,
+            next_url=next_url,
+            brand_id=offer.brand_id,
+            now=now,
+        )
+
+    await ctx.transaction(store)
+    return request.url
+
+
+def redirect_uri_for(base_url: str, identifier: str, login: LoginConfig, host: str) -> str:
+    """P12: the callback URL on the platform's URL, or on the brand's own host."""
+    if login.brand is None:
+        return callback_url(base_url, identifier)
+    scheme = urlsplit(base_url).scheme
+    return callback_url(f"{scheme}://{host.lower()}", identifier)
+
+
+# -- finish ---------------------------------------------------------------------------------
+
+
+async def finish(
+    ctx: FlowContext,
+    *,
+    identifier: str,
+    params: Mapping[str, str],
+    browser: str | None,
+    host: str,
+    on_success: Callable[[Session, Provisioned], T],
+) -> SignInResult[T]:
+    """Finish the sign-in the provider redirected back with ``params``.
+
+    ``on_success(session, provisioned)`` runs in the transaction that provisions the user
+    (the web layer creates the browser session there), so that a sign-in either completes
+    whole or leaves nothing behind.
+    """
+    attempt = _Attempt(identifier)
+    try:
+        return await _finish(ctx, attempt, params, browser, host, on_success)
+    except FedloginError as exc:
+        refusal = refusal_from(exc)
+        await _record_refusal(ctx, attempt, refusal)
+        raise refusal from exc
+    except Exception:
+        failure = SignInRefused("internal error", code="internal_error", step="internal")
+        await _record_refusal(ctx, attempt, failure)
+        raise
+
+
+async def _finish(
+    ctx: FlowContext,
+    attempt: _Attempt,
+    params: Mapping[str, str],
+    browser: str | None,
+    host: str,
+    on_success: Callable[[Session, Provisioned], T],
+) -> SignInResult[T]:
+    state = params.get("state")
+    if not state:
+        raise SignInRefused(
+            "The identity provider's response carries no state, so it cannot belong to a "
+            "sign-in started here.",
+            code="state_missing",
+            step="state",
+            hints=REDIRECT_LOOP_HINTS,
+        )
+
+    def consume(session: Session) -> tuple[PendingFlow | None, _OfferState]:
+        # Committed before anything is checked: the state is spent whatever happens next.
+        return pending.consume_flow(session, state), _load_offer(session, attempt.identifier, host)
+
+    flow, offer_state = await ctx.transaction(consume)
+    if offer_state.provider is not None:
+        attempt.provider_id = offer_state.provider.id
+    _check_flow(flow, offer_state, browser)
+    assert flow is not None
+    attempt.brand_id = flow.brand_id
+    offer = _check_offer(offer_state, attempt, ctx.plugins)
+    provider = offer.provider
+    metadata = await _metadata(ctx, offer)
+    claims, issuer = await _verified_claims(ctx, offer, metadata, flow, params)
+    attempt.claims = claims
+    options = dict(provider.preset_options)
+    normalized = offer.plugins.normalize_claims(provider.preset, claims, options)
+    profile = map_attributes(normalized.claims, provider.attribute_mapping)
+    trust = decide_email_trust(provider.email_trust_mode, _email_claims(normalized, profile))
+    vetoes = offer.plugins.validate_domain(
+        provider.preset, normalized, options, provider.allowed_domains
+    )
+    if vetoes:
+        raise SignInRefused(
+            vetoes[0].reason,
+            code=vetoes[0].code,
+            step="domain",
+            hints=USER_NOT_CREATED_HINTS[1:2],
+            status=403,
+        )
+    assert provider.id is not None
+    key = IdentityKey(provider.id, issuer, normalized.subject)
+
+    def sign_in(session: Session) -> SignInResult[T]:
+        provisioned = provision(
+            session,
+            mode=provider.provisioning_mode,
+            provider_name=provider.name,
+            key=key,
+            trust=trust,
+            profile=profile,
+            now=utcnow(),
+        )
+        value = on_success(session, provisioned)
+        user = provisioned.user
+        assert user.id is not None
+        events.record(
+            session,
+            provider_identifier=provider.identifier,
+            provider_id=provider.id,
+            outcome=events.SUCCESS,
+            message=_success_message(provisioned, profile),
+            claims=claims,
+            user_id=user.id,
+            brand_id=flow.brand_id,
+            retention_days=ctx.config.sign_in_event_retention_days,
+        )
+        return SignInResult(
+            user_id=user.id,
+            username=user.username,
+            next_url=flow.next_url,
+            created_user=provisioned.created_user,
+            value=value,
+        )
+
+    try:
+        return await ctx.transaction(sign_in)
+    except IntegrityError:
+        # The same identity signed in twice at once and both tried to link it: the other
+        # transaction won, so this one now finds the identity.
+        return await ctx.transaction(sign_in)
+
+
+def _check_flow(flow: PendingFlow | None, state: _OfferState, browser: str | None) -> None:
+    if state.provider is None:
+        raise _unknown_provider(state.identifier)
+    if flow is None:
+        raise SignInRefused(
+            "This sign-in response does not match a sign-in in progress: it was used "
+            "already (a reload or the back button), it expired, or the sign-in was started "
+            "somewhere else.",
+            code="state_unknown",
+            step="state",
+            hint="Start again from the login page.",
+            hints=REDIRECT_LOOP_HINTS,
+        )
+    if not pending.bound_to(flow, browser):
+        if browser is None:
+            raise SignInRefused(
+                "Your browser did not send back the cookie set when this sign-in started. "
+                "This happens when cookies are blocked, when the site is opened at another "
+                "address than its callback URL, or when a site configured for HTTPS is "
+                "reached over plain HTTP.",
+                code="browser_cookie_missing",
+                step="state",
+                hint="Allow cookies for this site, open it at its usual address, and start "
+                "again from the login page.",
+                hints=REDIRECT_LOOP_HINTS,
+            )
+        raise SignInRefused(
+            "This sign-in was started in another browser, so it cannot finish in this one.",
+            code="browser_mismatch",
+            step="state",
+            hint="Start again from the login page in this browser.",
+        )
+    if flow.expires_at <= utcnow():
+        raise SignInRefused(
+            "This sign-in took too long and expired.",
+            code="state_expired",
+            step="state",
+            hint="Start again from the login page.",
+        )
+    if flow.provider_id != state.provider.id or flow.purpose != "sign_in":
+        raise SignInRefused(
+            "This response came back to another identity provider's callback URL than the "
+            "one the sign-in was started with.",
+            code="provider_mismatch",
+            step="state",
+            hints=REDIRECT_LOOP_HINTS[:1],
+        )
+
+
+async def _verified_claims(
+    ctx: FlowContext,
+    offer: _Offer,
+    metadata: ProviderMetadata,
+    flow: PendingFlow,
+    params: Mapping[str, str],
+) -> tuple[dict[str, Any], str]:
+    """The ID token's claims merged over UserInfo's, and the token's issuer."""
+    provider = offer.provider
+    code = parse_callback(params, metadata)
+    credentials = _credentials(ctx, provider)
+    tokens = await exchange_code(
+        ctx.outbound,
+        metadata,
+        credentials,
+        code=code,
+        code_verifier=flow.code_verifier,
+        redirect_uri=flow.redirect_uri,
+    )
+    options = dict(provider.preset_options)
+    id_token = await validate_id_token(
+        tokens.id_token,
+        rules=IdTokenRules(client_id=provider.client_id, leeway=ID_TOKEN_LEEWAY),
+        keys=ctx.jwks.source(metadata.jwks_uri),
+        nonce=flow.nonce,
+        accepted_issuers=lambda claims: offer.plugins.token_issuers(
+            provider.preset, metadata.issuer, claims, options
+        ),
+        access_token=tokens.access_token,
+    )
+    claims: dict[str, Any] = {}
+    if metadata.userinfo_endpoint:
+        # Core 5.3.2: claims the ID token lacks (conformIdTokenClaims) come from here; the
+        # signed ID token wins where both speak.
+        claims.update(
+            await fetch_userinfo(
+                ctx.outbound,
+                metadata,
+                access_token=tokens.access_token,
+                subject=id_token.subject,
+            )
+        )
+    claims.update(id_token.claims)
+    return claims, id_token.issuer
+
+
+def _credentials(ctx: FlowContext, provider: IdentityProvider) -> ClientCredentials:
+    try:
+        secret = None
+        if provider.client_secret_encrypted is not None:
+            secret = ctx.secrets.decrypt(provider.client_secret_encrypted).reveal()
+        return ClientCredentials(provider.client_id, secret, provider.auth_method)
+    except FedloginError as exc:  # an unreadable secret, a secret missing for the method
+        raise SignInRefused(
+            exc.message, code=exc.code, step="token", hint=exc.hint, status=500
+        ) from exc
+
+
+def _email_claims(normalized: NormalizedClaims, profile: MappedProfile) -> NormalizedClaims:
+    """The address the email trust mode judges.
+
+    The preset's plugin vouches for the address it normalised (Azure's ``xms_edov`` rule);
+    an attribute mapping that reads the email from another claim gets an address no
+    plugin vouched for, so the provider's verification does not carry over to it.
+    """
+    mapped = profile.get("email")
+    if mapped is None or normalize_email(mapped) == normalized.email:
+        return normalized
+    return attrs.evolve(normalized, email=normalize_email(mapped), email_verified=False)
+
+
+def _success_message(provisioned: Provisioned, profile: MappedProfile) -> str:
+    how = "a new account" if provisioned.created_user else "an existing account"
+    if provisioned.matched_by_email:
+        how = "an existing account, matched by its verified email address"
+    message = f"Signed in as {provisioned.user.username} ({how})."
+    if profile.unmapped:
+        message += " Not mapped: " + "; ".join(
+            f"{field} ({reason})" for field, reason in profile.unmapped.items()
+        )
+        message += "."
+    return message
+
+
+# -- shared steps ---------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _OfferState:
+    """What the database says about a provider on one host, read in one transaction."""
+
+    identifier: str
+    provider: IdentityProvider | None
+    login: LoginConfig
+    brand_id: int | None
+
+
+def _load_offer(session: Session, identifier: str, host: str) -> _OfferState:
+    query = select(IdentityProvider).where(col(IdentityProvider.identifier) == identifier)
+    provider = session.exec(query).first()
+    login = effective_login_config(session, host)
+    brand = brand_for_host(session, host) if login.brand is not None else None
+    return _OfferState(identifier, provider, login, brand.id if brand else None)
+
+
+def _check_offer(state: _OfferState, attempt: _Attempt, plugins: Plugins) -> _Offer:
+    """P5, S1, S2: the provider exists, is enabled and is offered on this host."""
+    provider = state.provider
+    if provider is None:
+        raise _unknown_provider(state.identifier)
+    attempt.provider_id = provider.id
+    attempt.brand_id = attempt.brand_id or state.brand_id
+    name = provider.name
+    if not provider.enabled:
+        raise _not_available(f"Signing in with {name} is switched off.", "provider_disabled")
+    if not state.login.federated_login_enabled:
+        raise _not_available(
+            "Signing in with an identity provider is not enabled on this site.",
+            "federated_login_disabled",
+        )
+    if provider.identifier not in state.login.identity_providers:
+        raise _not_available(f"Signing in with {name} is not offered here.", "provider_not_offered")
+    brand_plugins = plugins.for_brand(state.login.disabled_plugins)
+    try:
+        brand_plugins.preset(provider.preset)
+    except UnknownPreset as exc:
+        raise _not_available(
+            f"Signing in with {name} is not available here: the plugin it needs is "
+            "switched off or not installed.",
+            "preset_unavailable",
+        ) from exc
+    return _Offer(provider, state.login, state.brand_id, brand_plugins)
+
+
+def _not_available(message: str, code: str) -> SignInRefused:
+    return SignInRefused(
+        message,
+        code=code,
+        step="provider",
+        hint="Choose another way to sign in on the login page.",
+        status=403,
+    )
+
+
+def _unknown_provider(identifier: str) -> SignInRefused:
+    return SignInRefused(
+        "There is no such sign-in option.",
+        code="unknown_provider",
+        step="provider",
+        hint="Choose a way to sign in on the login page.",
+        status=404,
+    )
+
+
+async def _metadata(ctx: FlowContext, offer: _Offer) -> ProviderMetadata:
+    provider = offer.provider
+    target = offer.plugins.discovery(provider.preset, provider.domain, provider.preset_options)
+    return await ctx.discovery.get(target)
+
+
+async def _record_refusal(ctx: FlowContext, attempt: _Attempt, refusal: SignInRefused) -> None:
+    if attempt.provider_id is None:
+        return  # no such provider: nothing an admin could look at
+
+    def record(session: Session) -> None:
+        events.record(
+            session,
+            provider_identifier=attempt.identifier,
+            provider_id=attempt.provider_id,
+            outcome=events.REFUSED,
+            step=refusal.step,
+            code=refusal.code,
+            message=refusal.message,
+            claims=attempt.claims,
+            brand_id=attempt.brand_id,
+            retention_days=ctx.config.sign_in_event_retention_days,
+        )
+
+    await ctx.transaction(record)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
