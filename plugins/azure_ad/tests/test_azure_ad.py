@@ -79,6 +79,49 @@ def test_a_single_tenant_issuer_is_exact_and_not_a_template(plugins: Plugins) ->
     assert not target.accepts_issuer(f"https://login.microsoftonline.com/{OTHER_TENANT_ID}/v2.0")
 
 
+@pytest.mark.parametrize("tenant", ["contoso.com", "Contoso.onmicrosoft.com"])
+def test_a_verified_domain_accepts_its_tenants_guid_issuer_from_discovery(
+    plugins: Plugins, tenant: str
+) -> None:
+    # Microsoft's document for .../contoso.com/v2.0 names the tenant by its ID.
+    target = plugins.discovery("azure-ad", "", {"tenant": tenant})
+    assert target.domain == f"login.microsoftonline.com/{tenant.lower()}/v2.0"
+    assert target.accepts_issuer(f"https://login.microsoftonline.com/{TENANT_ID}/v2.0")
+    assert target.accepts_issuer(f"https://login.microsoftonline.com/{TENANT_ID.upper()}/v2.0")
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    [
+        "https://login.microsoftonline.com/contoso.com/v2.0",
+        f"https://login.microsoftonline.us/{TENANT_ID}/v2.0",
+        f"https://login.microsoftonline.com.evil.example/{TENANT_ID}/v2.0",
+        f"https://login.microsoftonline.com/{TENANT_ID}/v2.0/",
+        f"https://login.microsoftonline.com/{TENANT_ID}",
+        f"https://sts.windows.net/{TENANT_ID}/",
+    ],
+)
+def test_a_verified_domain_accepts_no_other_issuer(plugins: Plugins, issuer: str) -> None:
+    target = plugins.discovery("azure-ad", "", {"tenant": "contoso.com"})
+    assert not target.accepts_issuer(issuer)
+
+
+def test_a_verified_domains_discovered_issuer_is_then_checked_exactly(plugins: Plugins) -> None:
+    discovered = f"https://login.microsoftonline.com/{TENANT_ID}/v2.0"
+    options = {"tenant": "contoso.com"}
+    assert plugins.token_issuers("azure-ad", discovered, token(), options) == [discovered]
+    other = token(tid=OTHER_TENANT_ID)
+    assert plugins.token_issuers("azure-ad", discovered, other, options) == [discovered]
+
+
+def test_only_a_verified_domain_gets_an_issuer_pattern(plugins: Plugins) -> None:
+    for tenant in ("common", "organizations", "consumers", TENANT_ID):
+        assert plugins.discovery("azure-ad", "", {"tenant": tenant}).issuer_pattern == ""
+    national = plugins.discovery("azure-ad", "login.microsoftonline.us/contoso.us", {})
+    assert national.accepts_issuer(f"https://login.microsoftonline.us/{TENANT_ID}/v2.0")
+    assert not national.accepts_issuer(f"https://login.microsoftonline.com/{TENANT_ID}/v2.0")
+
+
 @pytest.mark.parametrize(
     "pasted",
     [
