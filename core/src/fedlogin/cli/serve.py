@@ -1,0 +1,148 @@
+"""``fedlogin serve``: run the server with uvicorn.
+
+Before serving it prepares the database (a fresh SQLite file is migrated here; anything
+else must be at the newest revision, see :func:`fedlogin.store.migrate.prepare_for_serving`)
+and, while no admin exists, prints a one-time setup link instead of running open (the API
+answers 401 until an admin exists). It says where the data lives, never the secret key.
+
+When ``FEDLOGIN_BASE_URL`` is not set, the public URL follows ``--host``/``--port``, so that
+the setup link and the callback URLs point at the server just started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import signal
+from importlib import metadata
+from typing import TextIO
+
+import attrs
+import uvicorn
+
+from fedlogin.cli.common import Subparsers, describe_database
+from fedlogin.config import BASE_URL_ENV, Config
+from fedlogin.store import admins, migrate, setup_tokens
+from fedlogin.store.database import Database
+from fedlogin.web.app import create_app
+from fedlogin.web.context import AppContext
+
+_ALL_INTERFACES = {"0.0.0.0", "::", ""}  # noqa: S104 - names to recognise, not to bind
+
+
+def _serve(args: argparse.Namespace, out: TextIO) -> int:
+    config = Config.from_env()
+    url_source = BASE_URL_ENV
+    if not os.environ.get(BASE_URL_ENV, "").strip():
+        config = attrs.evolve(config, base_url=local_base_url(args.host, args.port))
+        url_source = f"from --host and --port; {BASE_URL_ENV} sets another"
+    database = Database.from_config(config)
+    migrated = migrate.prepare_for_serving(database)
+    with database.transaction() as session:
+        setup_token = None if admins.has_admin(session) else setup_tokens.issue(session)
+    context = AppContext.create(config, database=database)
+
+    out.write(f"fedlogin {_version()}\n")
+    out.write(f"  Database:        {describe_database(config, database)}\n")
+    if migrated:
+        out.write(f"                   (fresh: migrated to revision {migrate.head_revision()})\n")
+    out.write(f"  Data directory:  {config.data_dir}\n")
+    out.write(f"  Public URL:      {config.base_url}  ({url_source})\n")
+    broken = [info.name for info in context.plugins.infos() if info.status == "broken"]
+    if broken:
+        out.write(f"  Broken plugins:  {', '.join(broken)} (see `fedlogin plugins list`)\n")
+    if not _is_loopback(args.host):
+        out.write(
+            f"\n  Listening on {args.host}: set {BASE_URL_ENV} to the public URL that users "
+            "and identity providers reach (it builds the callback URLs and the setup link).\n"
+        )
+    if setup_token is not None:
+        minutes = int(setup_tokens.SETUP_TOKEN_TTL.total_seconds() // 60)
+        out.write(
+            "\n  No admin exists yet. Open this one-time link to create the first admin\n"
+            f"  (it works once, for {minutes} minutes; a restart prints a new one):\n\n"
+            f"      {config.base_url}/setup/{setup_token}\n\n"
+        )
+    out.write(f"Serving on http://{_url_host(args.host)}:{args.port} (Ctrl+C stops).\n")
+    out.flush()
+    _run(context, args.host, args.port)
+    out.write("fedlogin stopped.\n")
+    out.flush()
+    return 0
+
+
+def _run(context: AppContext, host: str, port: int) -> None:
+    server_config = uvicorn.Config(create_app(context), host=host, port=port, log_level="info")
+    # After uvicorn.Config: it configures logging when built.
+    logging.getLogger("uvicorn.access").addFilter(_redact_setup_links)
+    server = uvicorn.Server(server_config)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM and then raises the signal again with
+    # the handlers found before it started; these make that end a normal exit (status 0).
+    previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        context.database.dispose()
+
+
+def _stopped(signum: int, frame: object) -> None:
+    """The server has already stopped when uvicorn re-raises the signal: nothing to do."""
+
+
+def _redact_setup_links(record: logging.LogRecord) -> bool:
+    """Keep setup tokens out of the access log (uvicorn logs every path)."""
+    args = record.args
+    if isinstance(args, tuple) and len(args) >= 3 and str(args[2]).startswith("/setup/"):
+        record.args = (*args[:2], "/setup/[redacted]", *args[3:])
+    return True
+
+
+def local_base_url(host: str, port: int) -> str:
+    """The URL of a server bound to ``host``:``port`` as seen from this machine."""
+    return f"http://{_url_host(host)}:{port}"
+
+
+def _url_host(host: str) -> str:
+    if host in _ALL_INTERFACES:
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _version() -> str:
+    try:
+        return metadata.version("fedlogin")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "(not installed)"
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (1-65535)")
+    return port
+
+
+def register(groups: Subparsers) -> None:
+    serve = groups.add_parser(
+        "serve",
+        help="run the server (migrates a fresh SQLite database; prints the setup link)",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=8000, help="port to bind (default 8000)")
+    serve.set_defaults(handler=_serve)
