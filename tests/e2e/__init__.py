@@ -1,0 +1,1 @@
+"""End-to-end tests: the real server, the CLI and the real node oidc-provider together."""
