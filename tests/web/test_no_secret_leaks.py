@@ -9,32 +9,20 @@ service can decrypt the stored secret and that log records were captured at all.
 from __future__ import annotations
 
 import logging
-import struct
-import zlib
 
 import httpx
 import pytest
 from fedlogin.store.database import Database
-from fedlogin.store.logos import PNG_SIGNATURE
 from fedlogin.store.providers import IdentityProviders
 from fedlogin.store.tables import metadata
 from fedlogin.web.context import AppContext
 
 from tests.support.hostile_op import HostileOP
+from tests.web.test_api_providers import png
 
 SECRET = "Zq8-distinctive-client-secret-7731"
 NEW_SECRET = "Wx4-another-distinctive-secret-0952"
 PROVIDERS = "/api/v1/identity-providers"
-
-
-def png() -> bytes:
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + body))
-        return struct.pack(">I", len(body)) + kind + body + crc
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)
-    pixels = zlib.compress(b"\x00\x00\x00\x00\xff")
-    return PNG_SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
 class Recorder:
