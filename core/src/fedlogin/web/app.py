@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from fedlogin.config import Config
-from fedlogin.web import api, setup
+from fedlogin.web import api, login, setup
 from fedlogin.web.context import AppContext
 from fedlogin.web.errors import EXCEPTION_HANDLERS
 
@@ -46,5 +46,6 @@ def site_routes() -> list[BaseRoute]:
     return [
         Mount("/api/v1", routes=api.routes()),
         *setup.ROUTES,
+        *login.ROUTES,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -20,11 +20,21 @@ from fedlogin.web.api import (
     provider_logos,
     providers,
     settings,
+    sign_in_events,
 )
 from fedlogin.web.api.openapi import Operation
 
 #: Add a module here to publish its routes and its OpenAPI operations.
-MODULES = (presets, providers, provider_logos, connection, settings, brands, audit)
+MODULES = (
+    presets,
+    providers,
+    provider_logos,
+    connection,
+    settings,
+    brands,
+    audit,
+    sign_in_events,
+)
 
 
 def operations() -> list[Operation]:

@@ -1,0 +1,262 @@
+"""The login page, the sign-in routes and the minimal account page (U1, S3, P5, P12).
+
+=============================  ==========================================================
+``GET /login``                 the providers offered on this host, in the configured order
+``POST /login/{identifier}``   CSRF-checked; starts the flow and redirects to the provider
+``GET /auth/callback/{id}``    the callback URL the admin registers at the provider
+``POST /logout``               ends the session
+``GET /account``               who is signed in (the pages issue gives the real page)
+=============================  ==========================================================
+
+The flow itself (:mod:`fedlogin.signin.flow`) knows nothing of HTTP; this module reads the
+request, keeps the cookies and turns a :class:`~fedlogin.signin.errors.SignInRefused` into a
+page saying what happened and what to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import attrs
+from sqlmodel import Session, col, select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from fedlogin.accounts.identities import identities_of
+from fedlogin.accounts.provisioning import Provisioned
+from fedlogin.errors import UnknownPreset
+from fedlogin.signin import flow
+from fedlogin.signin.errors import SignInRefused
+from fedlogin.store.brands import effective_login_config
+from fedlogin.store.tables import IdentityProvider, User
+from fedlogin.web import sessions
+from fedlogin.web.context import app_context
+from fedlogin.web.pages import render
+
+#: Where a sign-in lands when it was not given a ``next``.
+DEFAULT_NEXT = "/account"
+_MAX_NEXT = 2048
+#: Going back to these after a sign-in would start over: a loop, not a destination.
+_NOT_NEXT = ("/login", "/logout", "/auth/")
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+@attrs.frozen
+class LoginButton:
+    identifier: str
+    text: str
+    logo_url: str
+
+
+def safe_next(value: object) -> str | None:
+    """A same-origin relative path to go to after signing in, or ``None`` (SECURITY.md)."""
+    if not isinstance(value, str) or not value or len(value) > _MAX_NEXT:
+        return None
+    if not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    if not value.isprintable() or any(ch.isspace() for ch in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or parts.path.startswith(_NOT_NEXT):
+        return None
+    return value
+
+
+def request_host(request: Request) -> str:
+    return request.headers.get("host", "").lower()
+
+
+# -- the login page ---------------------------------------------------------------------------
+
+
+async def login_page(request: Request) -> Response:
+    ctx = app_context(request)
+    host = request_host(request)
+
+    def load(session: Session) -> tuple[Any, list[IdentityProvider]]:
+        login = effective_login_config(session, host)
+        rows: list[IdentityProvider] = []
+        if login.federated_login_enabled and login.identity_providers:
+            query = select(IdentityProvider).where(
+                col(IdentityProvider.identifier).in_(login.identity_providers)
+            )
+            rows = list(session.exec(query).all())
+        return login, rows
+
+    login, rows = await ctx.transaction(load)
+    plugins = ctx.plugins.for_brand(login.disabled_plugins)
+    by_identifier = {row.identifier: row for row in rows}
+    buttons = []
+    for identifier in login.identity_providers:
+        row = by_identifier.get(identifier)
+        if row is None or not _preset_available(plugins, row.preset):
+            continue
+        buttons.append(LoginButton(identifier, row.button_text, _logo_url(row)))
+    browser, new_browser = sessions.browser_id(request)
+    request.state.csrf_token = sessions.csrf_token_for(browser)
+    signed_in = await _signed_in_user(request)
+    response = render(
+        request,
+        "login.html",
+        {
+            "title": "Sign in",
+            "buttons": buttons,
+            "federated_login_enabled": login.federated_login_enabled,
+            "next": safe_next(request.query_params.get("next")) or "",
+            "signed_in": signed_in,
+        },
+    )
+    response.headers.update(_NO_STORE)
+    if new_browser:
+        sessions.set_browser_cookie(response, browser, ctx.config)
+    return response
+
+
+def _preset_available(plugins: Any, preset: str) -> bool:
+    try:
+        plugins.preset(preset)
+    except UnknownPreset:
+        return False
+    return True
+
+
+def _logo_url(row: IdentityProvider) -> str:
+    if row.logo_id is not None:
+        return f"/api/v1/identity-providers/{row.identifier}/logo"
+    return f"/api/v1/presets/{row.preset}/logo"
+
+
+# -- the flow -----------------------------------------------------------------------------------
+
+
+async def start_sign_in(request: Request) -> Response:
+    ctx = app_context(request)
+    identifier = request.path_params["identifier"]
+    form = await request.form()
+    try:
+        await sessions.check_csrf(request, form.get(sessions.CSRF_FIELD))
+    except sessions.CsrfRefused as exc:
+        return refusal_page(
+            request,
+            SignInRefused(exc.message, code=exc.code, step="browser", hint=exc.hint, status=403),
+        )
+    browser = request.cookies.get(sessions.BROWSER_COOKIE)
+    assert browser is not None  # check_csrf needs it when there is no session
+    try:
+        url = await flow.start(
+            ctx,
+            identifier=identifier,
+            host=request_host(request),
+            browser=browser,
+            next_url=safe_next(form.get("next")),
+        )
+    except SignInRefused as refusal:
+        return refusal_page(request, refusal)
+    return RedirectResponse(url, status_code=303, headers=_NO_STORE)
+
+
+async def callback(request: Request) -> Response:
+    ctx = app_context(request)
+    previous = request.cookies.get(sessions.SESSION_COOKIE)
+    user_agent = request.headers.get("user-agent")
+
+    def open_session(session: Session, provisioned: Provisioned) -> str:
+        user_id = provisioned.user.id
+        assert user_id is not None
+        if previous:
+            sessions.end_session(session, previous)  # a new session id at every sign-in
+        if provisioned.matched_by_email:
+            # Joined to an existing account: nobody else stays signed in to it unnoticed.
+            sessions.end_all_for_user(session, user_id)
+        token, _ = sessions.create_session(session, user_id=user_id, user_agent=user_agent)
+        return token
+
+    params = {name: request.query_params[name] for name in request.query_params}
+    try:
+        result = await flow.finish(
+            ctx,
+            identifier=request.path_params["identifier"],
+            params=params,
+            browser=request.cookies.get(sessions.BROWSER_COOKIE),
+            host=request_host(request),
+            on_success=open_session,
+        )
+    except SignInRefused as refusal:
+        if refusal.code == "state_unknown" and await sessions.current_session(request):
+            # The callback reloaded after it signed this browser in: nothing to do again.
+            return RedirectResponse(DEFAULT_NEXT, status_code=303, headers=_NO_STORE)
+        return refusal_page(request, refusal)
+    response = RedirectResponse(result.next_url or DEFAULT_NEXT, status_code=303, headers=_NO_STORE)
+    sessions.set_session_cookie(response, result.value, ctx.config)
+    return response
+
+
+def refusal_page(request: Request, refusal: SignInRefused) -> Response:
+    browser, new_browser = sessions.browser_id(request)
+    request.state.csrf_token = sessions.csrf_token_for(browser)
+    response = render(
+        request,
+        "sign_in_error.html",
+        {"title": refusal.title, "refusal": refusal},
+        status_code=refusal.status,
+    )
+    response.headers.update(_NO_STORE)
+    if new_browser:
+        sessions.set_browser_cookie(response, browser, app_context(request).config)
+    return response
+
+
+# -- signed in ----------------------------------------------------------------------------------
+
+
+async def _signed_in_user(request: Request) -> User | None:
+    browser_session = await sessions.current_session(request)
+    if browser_session is None or browser_session.user_id is None:
+        return None
+    user_id = browser_session.user_id
+    return await app_context(request).transaction(lambda s: s.get(User, user_id))
+
+
+async def account_page(request: Request) -> Response:
+    browser_session = await sessions.current_session(request)
+    if browser_session is None or browser_session.user_id is None:
+        return RedirectResponse("/login?" + urlencode({"next": "/account"}), status_code=303)
+    user_id = browser_session.user_id
+
+    def load(session: Session) -> tuple[User | None, list[dict[str, Any]]]:
+        linked = [
+            {"provider": provider.name, "email": identity.email, "linked_at": identity.linked_at}
+            for identity, provider in identities_of(session, user_id)
+        ]
+        return session.get(User, user_id), linked
+
+    user, linked = await app_context(request).transaction(load)
+    request.state.csrf_token = sessions.csrf_token_for(browser_session.csrf_secret)
+    response = render(
+        request, "signed_in.html", {"title": "Your account", "user": user, "linked": linked}
+    )
+    response.headers.update(_NO_STORE)
+    return response
+
+
+async def logout(request: Request) -> Response:
+    ctx = app_context(request)
+    form = await request.form()
+    await sessions.check_csrf(request, form.get(sessions.CSRF_FIELD))
+    token = request.cookies.get(sessions.SESSION_COOKIE)
+    if token:
+        await ctx.transaction(lambda s: sessions.end_session(s, token))
+    response = RedirectResponse("/login", status_code=303, headers=_NO_STORE)
+    sessions.clear_session_cookie(response, ctx.config)
+    return response
+
+
+ROUTES = [
+    Route("/login", login_page, methods=["GET"], name="login"),
+    Route("/login/{identifier}", start_sign_in, methods=["POST"], name="start_sign_in"),
+    Route("/auth/callback/{identifier}", callback, methods=["GET"], name="sign_in_callback"),
+    Route("/logout", logout, methods=["POST"], name="logout"),
+    Route("/account", account_page, methods=["GET"], name="account"),
+]
