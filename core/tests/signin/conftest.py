@@ -27,6 +27,7 @@ from fedlogin.config import Config
 from fedlogin.oidc import OutboundSettings, address_guard
 from fedlogin.plugins import Plugins
 from fedlogin.signin import flow
+from fedlogin.signin.errors import SignInRefused
 from fedlogin.store.database import Database
 from fedlogin.store.providers import IdentityProviders
 from fedlogin.store.settings import update_settings
@@ -203,15 +204,22 @@ async def sign_in(
     )
 
 
-def nothing_created(db: Database) -> bool:
-    """No user, identity link or browser session exists."""
+def refused_cleanly(db: Database, refusal: SignInRefused) -> bool:
+    """No user, identity link or browser session exists, and the last sign-in event records
+    this refusal with its step and code."""
     with db.session() as session:
-        return all(
-            not session.exec(select(table)).first()
+        created = any(
+            session.exec(select(table)).first()
             for table in (User, FederatedIdentity, BrowserSession)
         )
+    event = last_event(db)
+    return (
+        not created
+        and event is not None
+        and (event.outcome, event.step, event.code) == ("refused", refusal.step, refusal.code)
+    )
 
 
-def last_event(db: Database) -> SignInEvent:
+def last_event(db: Database) -> SignInEvent | None:
     with db.session() as session:
         return session.exec(select(SignInEvent).order_by(col(SignInEvent.id).desc())).first()

@@ -25,7 +25,7 @@ from .conftest import (
     FakeIdp,
     add_provider,
     last_event,
-    nothing_created,
+    refused_cleanly,
     remember_user,
     sign_in,
 )
@@ -177,7 +177,7 @@ async def test_a_callback_in_another_browser_is_refused_before_the_token_request
         )
     assert (caught.value.step, caught.value.code) == ("state", code)
     assert not idp.token.called
-    assert nothing_created(context.database)
+    assert refused_cleanly(context.database, caught.value)
     assert last_event(context.database).step == "state"
 
 
@@ -196,14 +196,14 @@ async def test_an_expired_flow_is_refused(context: AppContext, idp: FakeIdp) -> 
             on_success=remember_user,
         )
     assert caught.value.code == "state_expired"
-    assert not idp.token.called and nothing_created(context.database)
+    assert not idp.token.called and refused_cleanly(context.database, caught.value)
 
 
 async def test_a_callback_without_state_is_refused(context: AppContext, idp: FakeIdp) -> None:
     add_provider(context)
     refusal = await refused(context, idp, state="")
     assert (refusal.step, refusal.code) == ("state", "state_missing")
-    assert not idp.token.called and nothing_created(context.database)
+    assert not idp.token.called and refused_cleanly(context.database, refusal)
 
 
 async def test_invalid_client_tells_the_admin_what_to_check(
@@ -218,7 +218,7 @@ async def test_invalid_client_tells_the_admin_what_to_check(
     assert any("Client ID and Client Secret" in hint for hint in refusal.hints)
     assert any("callback URL" in hint for hint in refusal.hints)
     assert refusal.provider_error_description == "<b>bad secret</b>"
-    assert nothing_created(context.database)
+    assert refused_cleanly(context.database, refusal)
     assert CLIENT_SECRET not in (last_event(context.database).message or "")
 
 
@@ -233,7 +233,7 @@ async def test_the_providers_error_is_kept_apart_as_untrusted_text(
     assert refusal.provider_error == "access_denied"
     assert refusal.provider_error_description == "<script>x</script>"
     assert "<script>" not in refusal.message
-    assert not idp.token.called and nothing_created(context.database)
+    assert not idp.token.called and refused_cleanly(context.database, refusal)
 
 
 async def test_a_mix_up_iss_is_refused_before_the_code_is_redeemed(
@@ -242,7 +242,7 @@ async def test_a_mix_up_iss_is_refused_before_the_code_is_redeemed(
     add_provider(context)
     refusal = await refused(context, idp, iss="https://evil.example.com")
     assert (refusal.step, refusal.code) == ("callback", "iss_mismatch")
-    assert not idp.token.called and nothing_created(context.database)
+    assert not idp.token.called and refused_cleanly(context.database, refusal)
 
 
 async def test_userinfo_about_another_user_fails_the_sign_in(
@@ -252,7 +252,7 @@ async def test_userinfo_about_another_user_fails_the_sign_in(
     idp.userinfo_claims = {"sub": "someone-else", "email": "ada@example.org"}
     refusal = await refused(context, idp)
     assert (refusal.step, refusal.code) == ("userinfo", "userinfo_sub_mismatch")
-    assert nothing_created(context.database)
+    assert refused_cleanly(context.database, refusal)
     assert last_event(context.database).step == "userinfo"
 
 
@@ -263,7 +263,7 @@ async def test_an_id_token_for_another_client_is_refused_and_its_claims_not_used
     idp.id_token_overrides = {"aud": "another-client"}
     refusal = await refused(context, idp)
     assert (refusal.step, refusal.code) == ("id_token", "id_token_audience")
-    assert not idp.userinfo.called and nothing_created(context.database)
+    assert not idp.userinfo.called and refused_cleanly(context.database, refusal)
 
 
 async def test_allowed_domains_refuse_other_addresses(context: AppContext, idp: FakeIdp) -> None:
@@ -271,7 +271,7 @@ async def test_allowed_domains_refuse_other_addresses(context: AppContext, idp: 
     refusal = await refused(context, idp)
     assert (refusal.step, refusal.code) == ("domain", "domain_not_allowed")
     assert "example.org" in refusal.message
-    assert nothing_created(context.database)
+    assert refused_cleanly(context.database, refusal)
     event = last_event(context.database)
     assert event.step == "domain" and event.claims and event.claims["email"] == "ada@example.org"
 
@@ -281,7 +281,7 @@ async def test_an_unverified_email_creates_no_account(context: AppContext, idp: 
     idp.claims["email_verified"] = False
     refusal = await refused(context, idp)
     assert (refusal.step, refusal.code) == ("provisioning", "email_not_trusted")
-    assert nothing_created(context.database)
+    assert refused_cleanly(context.database, refusal)
 
 
 async def test_match_only_refuses_an_unknown_person(context: AppContext, idp: FakeIdp) -> None:
@@ -289,7 +289,7 @@ async def test_match_only_refuses_an_unknown_person(context: AppContext, idp: Fa
     refusal = await refused(context, idp)
     assert (refusal.step, refusal.code) == ("provisioning", "match_only_no_account")
     assert refusal.status == 403
-    assert nothing_created(context.database)
+    assert refused_cleanly(context.database, refusal)
 
 
 async def test_match_only_signs_in_the_existing_verified_user(
@@ -337,7 +337,7 @@ async def test_a_provider_disabled_after_the_start_refuses_the_callback(
             on_success=remember_user,
         )
     assert caught.value.code == "provider_disabled"
-    assert not idp.token.called and nothing_created(context.database)
+    assert not idp.token.called and refused_cleanly(context.database, caught.value)
 
 
 async def test_an_unknown_provider_is_refused_without_an_event(

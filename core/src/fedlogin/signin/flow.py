@@ -245,6 +245,10 @@ async def _finish(
 ) -> SignInResult[T]:
     state = params.get("state")
     if not state:
+        known = await ctx.transaction(lambda s: _load_offer(s, attempt.identifier, host))
+        if known.provider is None:
+            raise _unknown_provider(attempt.identifier)
+        attempt.provider_id = known.provider.id
         raise SignInRefused(
             "The identity provider's response carries no state, so it cannot belong to a "
             "sign-in started here.",
