@@ -189,11 +189,24 @@ def remember_user(session: Session, provisioned: Provisioned) -> str:
     return f"session-for-{provisioned.user.username}"
 
 
-async def sign_in(
-    ctx: AppContext, idp: FakeIdp, *, browser: str = BROWSER, **callback: str
+async def begin(
+    ctx: AppContext,
+    *,
+    identifier: str = "corp",
+    browser: str = BROWSER,
+    host: str = HOST,
+    next_url: str | None = None,
+) -> str:
+    """Press the button: the authorization URL."""
+    return await flow.start(
+        ctx, identifier=identifier, host=host, browser=browser, next_url=next_url
+    )
+
+
+async def complete(
+    ctx: AppContext, params: dict[str, str], *, browser: str | None = BROWSER
 ) -> flow.SignInResult[str]:
-    url = await flow.start(ctx, identifier="corp", host=HOST, browser=browser, next_url="/account")
-    params = idp.authorize(url, **callback)
+    """Come back from the provider with ``params``."""
     return await flow.finish(
         ctx,
         identifier="corp",
@@ -202,6 +215,13 @@ async def sign_in(
         host=HOST,
         on_success=remember_user,
     )
+
+
+async def sign_in(
+    ctx: AppContext, idp: FakeIdp, *, browser: str = BROWSER, **callback: str
+) -> flow.SignInResult[str]:
+    url = await begin(ctx, browser=browser, next_url="/account")
+    return await complete(ctx, idp.authorize(url, **callback), browser=browser)
 
 
 def refused_cleanly(db: Database, refusal: SignInRefused) -> bool:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fedlogin.signin import flow
 from fedlogin.signin.errors import SignInRefused
+from fedlogin.store import brands
 from fedlogin.store.tables import PendingFlow, User
 from fedlogin.store.types import utcnow
 from fedlogin.web.context import AppContext
@@ -21,9 +22,10 @@ from .conftest import (
     BROWSER,
     CLIENT_ID,
     CLIENT_SECRET,
-    HOST,
     FakeIdp,
     add_provider,
+    begin,
+    complete,
     last_event,
     refused_cleanly,
     remember_user,
@@ -44,7 +46,7 @@ async def test_the_authorization_request_carries_state_nonce_and_pkce_s256(
     context: AppContext, idp: FakeIdp
 ) -> None:
     add_provider(context)
-    url = await flow.start(context, identifier="corp", host=HOST, browser=BROWSER, next_url=None)
+    url = await begin(context)
     params = idp.authorize(url)
     assert idp.authorization["redirect_uri"] == "http://testserver/auth/callback/corp"
     assert idp.authorization["code_challenge_method"] == "S256"
@@ -134,25 +136,11 @@ async def test_a_reused_state_is_refused_without_redeeming_the_code_again(
     context: AppContext, idp: FakeIdp
 ) -> None:
     add_provider(context)
-    url = await flow.start(context, identifier="corp", host=HOST, browser=BROWSER, next_url=None)
+    url = await begin(context)
     params = idp.authorize(url)
-    await flow.finish(
-        context,
-        identifier="corp",
-        params=params,
-        browser=BROWSER,
-        host=HOST,
-        on_success=remember_user,
-    )
+    await complete(context, params)
     with pytest.raises(SignInRefused) as caught:
-        await flow.finish(
-            context,
-            identifier="corp",
-            params=params,
-            browser=BROWSER,
-            host=HOST,
-            on_success=remember_user,
-        )
+        await complete(context, params)
     assert (caught.value.step, caught.value.code) == ("state", "state_unknown")
     assert idp.token.call_count == 1
     assert last_event(context.database).code == "state_unknown"
@@ -165,16 +153,9 @@ async def test_a_callback_in_another_browser_is_refused_before_the_token_request
     context: AppContext, idp: FakeIdp, browser: str | None, code: str
 ) -> None:
     add_provider(context)
-    url = await flow.start(context, identifier="corp", host=HOST, browser=BROWSER, next_url=None)
+    url = await begin(context)
     with pytest.raises(SignInRefused) as caught:
-        await flow.finish(
-            context,
-            identifier="corp",
-            params=idp.authorize(url),
-            browser=browser,
-            host=HOST,
-            on_success=remember_user,
-        )
+        await complete(context, idp.authorize(url), browser=browser)
     assert (caught.value.step, caught.value.code) == ("state", code)
     assert not idp.token.called
     assert refused_cleanly(context.database, caught.value)
@@ -183,18 +164,11 @@ async def test_a_callback_in_another_browser_is_refused_before_the_token_request
 
 async def test_an_expired_flow_is_refused(context: AppContext, idp: FakeIdp) -> None:
     add_provider(context)
-    url = await flow.start(context, identifier="corp", host=HOST, browser=BROWSER, next_url=None)
+    url = await begin(context)
     with context.database.transaction() as session:
         session.execute(update(PendingFlow).values(expires_at=utcnow() - timedelta(seconds=1)))
     with pytest.raises(SignInRefused) as caught:
-        await flow.finish(
-            context,
-            identifier="corp",
-            params=idp.authorize(url),
-            browser=BROWSER,
-            host=HOST,
-            on_success=remember_user,
-        )
+        await complete(context, idp.authorize(url))
     assert caught.value.code == "state_expired"
     assert not idp.token.called and refused_cleanly(context.database, caught.value)
 
@@ -314,7 +288,7 @@ async def test_a_provider_switched_off_refuses_to_start(
 ) -> None:
     add_provider(context, **setup)
     with pytest.raises(SignInRefused) as caught:
-        await flow.start(context, identifier="corp", host=HOST, browser=BROWSER, next_url=None)
+        await begin(context)
     assert (caught.value.step, caught.value.code) == ("provider", code)
     assert not idp.discovery.called
     assert last_event(context.database).code == code
@@ -324,18 +298,11 @@ async def test_a_provider_disabled_after_the_start_refuses_the_callback(
     context: AppContext, idp: FakeIdp
 ) -> None:
     add_provider(context)
-    url = await flow.start(context, identifier="corp", host=HOST, browser=BROWSER, next_url=None)
+    url = await begin(context)
     with context.database.transaction() as session:
         session.execute(update(flow.IdentityProvider).values(enabled=False))
     with pytest.raises(SignInRefused) as caught:
-        await flow.finish(
-            context,
-            identifier="corp",
-            params=idp.authorize(url),
-            browser=BROWSER,
-            host=HOST,
-            on_success=remember_user,
-        )
+        await complete(context, idp.authorize(url))
     assert caught.value.code == "provider_disabled"
     assert not idp.token.called and refused_cleanly(context.database, caught.value)
 
@@ -344,7 +311,7 @@ async def test_an_unknown_provider_is_refused_without_an_event(
     context: AppContext, idp: FakeIdp
 ) -> None:
     with pytest.raises(SignInRefused) as caught:
-        await flow.start(context, identifier="nope", host=HOST, browser=BROWSER, next_url=None)
+        await begin(context, identifier="nope")
     assert (caught.value.code, caught.value.status) == ("unknown_provider", 404)
     assert last_event(context.database) is None
 
@@ -354,9 +321,7 @@ async def test_sign_in_must_start_on_the_callback_urls_host(
 ) -> None:
     add_provider(context)
     with pytest.raises(SignInRefused) as caught:
-        await flow.start(
-            context, identifier="corp", host="other.example", browser=BROWSER, next_url=None
-        )
+        await begin(context, host="other.example")
     assert caught.value.code == "wrong_host"
     assert "http://testserver/login" in (caught.value.hint or "")
 
@@ -366,9 +331,43 @@ async def test_a_browser_starting_sign_ins_in_a_loop_is_stopped(
 ) -> None:
     add_provider(context)
     for _ in range(flow.LOOP_THRESHOLD):
-        await flow.start(context, identifier="corp", host=HOST, browser=BROWSER, next_url=None)
+        await begin(context)
     with pytest.raises(SignInRefused) as caught:
-        await flow.start(context, identifier="corp", host=HOST, browser=BROWSER, next_url=None)
+        await begin(context)
     assert (caught.value.step, caught.value.code) == ("browser", "redirect_loop")
     # Another browser is not affected.
-    await flow.start(context, identifier="corp", host=HOST, browser="other", next_url=None)
+    await begin(context, browser="other")
+
+
+async def test_a_brand_host_gets_its_own_callback_url(context: AppContext, idp: FakeIdp) -> None:
+    add_provider(context, offered=False)
+    with context.database.transaction() as session:
+        brands.create_brand(
+            session,
+            {
+                "name": "Acme",
+                "hosts": ["acme.example"],
+                "inherit": False,
+                "federated_login_enabled": True,
+                "identity_providers": ["corp"],
+            },
+            actor="test",
+        )
+    url = await begin(context, host="acme.example")
+    params = idp.authorize(url)
+    assert idp.authorization["redirect_uri"] == "http://acme.example/auth/callback/corp"
+    result = await flow.finish(
+        context,
+        identifier="corp",
+        params=params,
+        browser=BROWSER,
+        host="acme.example",
+        on_success=remember_user,
+    )
+    assert result.created_user
+    event = last_event(context.database)
+    assert event is not None and event.brand_id is not None
+    # The platform's own host does not offer it (federated login is off there).
+    with pytest.raises(SignInRefused) as caught:
+        await begin(context)
+    assert caught.value.code == "federated_login_disabled"

@@ -122,12 +122,9 @@ async def start(
 ) -> str:
     """Store a pending flow for ``browser`` and return the provider's authorization URL."""
     attempt = _Attempt(identifier)
-    try:
-        return await _start(ctx, attempt, host=host, browser=browser, next_url=next_url)
-    except FedloginError as exc:
-        refusal = refusal_from(exc)
-        await _record_refusal(ctx, attempt, refusal)
-        raise refusal from exc
+    return await _recorded(
+        ctx, attempt, _start(ctx, attempt, host=host, browser=browser, next_url=next_url)
+    )
 
 
 async def _start(
@@ -223,16 +220,7 @@ async def finish(
     whole or leaves nothing behind.
     """
     attempt = _Attempt(identifier)
-    try:
-        return await _finish(ctx, attempt, params, browser, host, on_success)
-    except FedloginError as exc:
-        refusal = refusal_from(exc)
-        await _record_refusal(ctx, attempt, refusal)
-        raise refusal from exc
-    except Exception:
-        failure = SignInRefused("internal error", code="internal_error", step="internal")
-        await _record_refusal(ctx, attempt, failure)
-        raise
+    return await _recorded(ctx, attempt, _finish(ctx, attempt, params, browser, host, on_success))
 
 
 async def _finish(
@@ -537,6 +525,21 @@ async def _metadata(ctx: FlowContext, offer: _Offer) -> ProviderMetadata:
     provider = offer.provider
     target = offer.plugins.discovery(provider.preset, provider.domain, provider.preset_options)
     return await ctx.discovery.get(target)
+
+
+async def _recorded(ctx: FlowContext, attempt: _Attempt, work: Awaitable[T]) -> T:
+    """``work``'s result; a failure becomes a :class:`SignInRefused`, recorded as an event."""
+    try:
+        return await work
+    except FedloginError as exc:
+        refusal = refusal_from(exc)
+        await _record_refusal(ctx, attempt, refusal)
+        raise refusal from exc
+    except Exception:
+        # A bug: the page says so (fedlogin.web.errors); the admin still sees the attempt.
+        failure = SignInRefused("internal error", code="internal_error", step="internal")
+        await _record_refusal(ctx, attempt, failure)
+        raise
 
 
 async def _record_refusal(ctx: FlowContext, attempt: _Attempt, refusal: SignInRefused) -> None:

@@ -146,10 +146,16 @@ def secure_cookies(config: Config) -> bool:
 
 
 def set_session_cookie(response: Response, token: str, config: Config) -> None:
+    _set_cookie(response, SESSION_COOKIE, token, ABSOLUTE_TIMEOUT, config)
+
+
+def _set_cookie(
+    response: Response, name: str, value: str, lifetime: timedelta, config: Config
+) -> None:
     response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(ABSOLUTE_TIMEOUT.total_seconds()),
+        name,
+        value,
+        max_age=int(lifetime.total_seconds()),
         httponly=True,
         samesite="lax",
         secure=secure_cookies(config),
@@ -171,14 +177,7 @@ def browser_id(request: Request) -> tuple[str, bool]:
 
 
 def set_browser_cookie(response: Response, value: str, config: Config) -> None:
-    response.set_cookie(
-        BROWSER_COOKIE,
-        value,
-        max_age=int(BROWSER_COOKIE_LIFETIME.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=secure_cookies(config),
-    )
+    _set_cookie(response, BROWSER_COOKIE, value, BROWSER_COOKIE_LIFETIME, config)
 
 
 # -- CSRF --------------------------------------------------------------------------------------
