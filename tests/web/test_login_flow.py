@@ -206,3 +206,16 @@ async def test_signing_in_from_another_address_than_the_callback_is_explained(
     assert response.status_code == 400
     assert "wrong_host" in response.text and "http://testserver/login" in response.text
     assert provider.authorize_requests == []
+
+
+async def test_a_signed_in_browser_that_lost_its_binding_cookie_still_signs_in(
+    browser: Browser, provider: HostileOP
+) -> None:
+    await sign_in(browser, provider)
+    token = csrf_token(await browser.client.get("/account"))  # the session's own token
+    browser.client.cookies.delete("fedlogin_browser")
+    started = await browser.click("hostile", csrf=token)
+    assert started.status_code == 303
+    assert browser.cookie("fedlogin_browser")  # a new binding for this flow
+    done = await browser.follow(provider.follow_authorize(started.headers["location"]))
+    assert done.status_code == 303 and done.headers["location"] == "/account"

@@ -142,8 +142,8 @@ async def start_sign_in(request: Request) -> Response:
             request,
             SignInRefused(exc.message, code=exc.code, step="browser", hint=exc.hint, status=403),
         )
-    browser = request.cookies.get(sessions.BROWSER_COOKIE)
-    assert browser is not None  # check_csrf needs it when there is no session
+    # Signed in, a form may pass CSRF by the session alone: bind the flow to a new cookie then.
+    browser, new_browser = sessions.browser_id(request)
     try:
         url = await flow.start(
             ctx,
@@ -154,7 +154,10 @@ async def start_sign_in(request: Request) -> Response:
         )
     except SignInRefused as refusal:
         return refusal_page(request, refusal)
-    return RedirectResponse(url, status_code=303, headers=_NO_STORE)
+    response = RedirectResponse(url, status_code=303, headers=_NO_STORE)
+    if new_browser:
+        sessions.set_browser_cookie(response, browser, ctx.config)
+    return response
 
 
 async def callback(request: Request) -> Response:
