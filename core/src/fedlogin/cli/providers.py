@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlmodel import Session, col, select
 
 from fedlogin.cli.common import Subparsers, open_database, write_table
-from fedlogin.oidc import ConnectionReport, Outbound, OutboundSettings, run_connection_test
 from fedlogin.plugins import Plugins
 from fedlogin.store.provider_views import callback_url, provider_fields
 from fedlogin.store.providers import ProviderNotFound
 from fedlogin.store.tables import IdentityProvider
+
+if TYPE_CHECKING:
+    from fedlogin.oidc import ConnectionReport
 
 #: Exit status of a connection test that ran and failed (2 means the command was refused).
 EXIT_TEST_FAILED = 1
@@ -80,6 +82,9 @@ def _text(value: Any) -> str:
 
 
 def _test(args: argparse.Namespace, out: TextIO) -> int:
+    # Imported here: the other commands start faster without the HTTP and JOSE stack.
+    from fedlogin.oidc import Outbound, OutboundSettings, run_connection_test
+
     config, database = open_database()
     try:
         with database.session() as session:

@@ -17,22 +17,25 @@ import logging
 import os
 import signal
 from importlib import metadata
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import attrs
-import uvicorn
 
 from fedlogin.cli.common import Subparsers, describe_database
 from fedlogin.config import BASE_URL_ENV, Config
 from fedlogin.store import admins, migrate, setup_tokens
 from fedlogin.store.database import Database
-from fedlogin.web.app import create_app
-from fedlogin.web.context import AppContext
+
+if TYPE_CHECKING:
+    from fedlogin.web.context import AppContext
 
 _ALL_INTERFACES = {"0.0.0.0", "::", ""}  # noqa: S104 - names to recognise, not to bind
 
 
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
+    # Imported here: every other command starts faster without the web stack.
+    from fedlogin.web.context import AppContext
+
     config = Config.from_env()
     url_source = BASE_URL_ENV
     if not os.environ.get(BASE_URL_ENV, "").strip():
@@ -74,6 +77,10 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _run(context: AppContext, host: str, port: int) -> None:
+    import uvicorn
+
+    from fedlogin.web.app import create_app
+
     server_config = uvicorn.Config(create_app(context), host=host, port=port, log_level="info")
     # After uvicorn.Config: it configures logging when built.
     logging.getLogger("uvicorn.access").addFilter(_redact_setup_links)
