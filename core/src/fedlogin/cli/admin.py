@@ -26,12 +26,8 @@ CLI_ACTOR = "command line"
 
 def _create(args: argparse.Namespace, out: TextIO) -> int:
     password = _read_password()
-    _, database = open_database()
-    try:
-        with database.transaction() as session:
-            admin = admins.create_admin(session, args.username, password, actor=CLI_ACTOR)
-    finally:
-        database.dispose()
+    with open_database() as (_, database), database.transaction() as session:
+        admin = admins.create_admin(session, args.username, password, actor=CLI_ACTOR)
     out.write(f"Admin {admin.username} created.\n")
     out.write(
         f"Next: `fedlogin admin token NAME --username {admin.username}` makes an API token.\n"
@@ -56,13 +52,9 @@ def _read_password() -> str:
 
 
 def _token(args: argparse.Namespace, out: TextIO) -> int:
-    _, database = open_database()
-    try:
-        with database.transaction() as session:
-            username = args.username or _only_admin(session)
-            issued = admins.create_api_token(session, username, args.name, actor=CLI_ACTOR)
-    finally:
-        database.dispose()
+    with open_database() as (_, database), database.transaction() as session:
+        username = args.username or _only_admin(session)
+        issued = admins.create_api_token(session, username, args.name, actor=CLI_ACTOR)
     out.write(
         f"API token {issued.row.id} {issued.row.name!r} for admin {username}. "
         "It is shown only now; use it as `Authorization: Bearer <token>`:\n"
@@ -86,13 +78,9 @@ def _only_admin(session: Session) -> str:
 
 
 def _tokens(args: argparse.Namespace, out: TextIO) -> int:
-    _, database = open_database()
-    try:
-        with database.session() as session:
-            owners = dict(session.exec(select(AdminUser.id, AdminUser.username)).all())
-            tokens = admins.list_api_tokens(session)
-    finally:
-        database.dispose()
+    with open_database() as (_, database), database.session() as session:
+        owners = dict(session.exec(select(AdminUser.id, AdminUser.username)).all())
+        tokens = admins.list_api_tokens(session)
     if not tokens:
         out.write("No API tokens yet: `fedlogin admin token NAME` makes one.\n")
         return 0
@@ -117,13 +105,9 @@ def _when(moment: datetime | None) -> str:
 
 
 def _revoke(args: argparse.Namespace, out: TextIO) -> int:
-    _, database = open_database()
-    try:
-        with database.transaction() as session:
-            was_revoked = _is_revoked(session, args.id)
-            row = admins.revoke_api_token(session, args.id, actor=CLI_ACTOR)
-    finally:
-        database.dispose()
+    with open_database() as (_, database), database.transaction() as session:
+        was_revoked = _is_revoked(session, args.id)
+        row = admins.revoke_api_token(session, args.id, actor=CLI_ACTOR)
     state = "was revoked already" if was_revoked else "revoked"
     out.write(f"API token {row.id} {row.name!r} ({row.prefix}…) {state}.\n")
     return 0

@@ -9,7 +9,8 @@ password hidden.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TextIO, TypeAlias
 
 from fedlogin.config import Config
@@ -29,23 +30,26 @@ class CommandError(FedloginError):
     code = "command_failed"
 
 
-def open_database(config: Config | None = None) -> tuple[Config, Database]:
-    """The configured database, which must be at the newest schema revision.
+@contextmanager
+def open_database(*, check_schema: bool = True) -> Iterator[tuple[Config, Database]]:
+    """The settings and the configured database, disposed of when the command is done.
 
-    A missing or outdated schema ends the command with the ``fedlogin db upgrade`` advice
-    (:class:`~fedlogin.store.migrate.SchemaOutdated`) before anything is read or written.
+    With ``check_schema`` (every command but ``db``) the database must be at the newest
+    schema revision: a missing or outdated schema ends the command with the
+    ``fedlogin db upgrade`` advice (:class:`~fedlogin.store.migrate.SchemaOutdated`) before
+    anything is read or written.
     """
-    config = config or Config.from_env()
+    config = Config.from_env()
     database = Database.from_config(config)
     try:
-        migrate.check_schema(database)
-    except BaseException:
+        if check_schema:
+            migrate.check_schema(database)
+        yield config, database
+    finally:
         database.dispose()
-        raise
-    return config, database
 
 
-def describe_database(config: Config, database: Database) -> str:
+def describe_database(database: Database) -> str:
     """Where the data is, for people: the SQLite file, or the URL without its password."""
     if database.is_sqlite:
         return f"SQLite file {database.url.database}"

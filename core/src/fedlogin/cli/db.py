@@ -10,22 +10,16 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from fedlogin.cli.common import Subparsers, describe_database
-from fedlogin.config import Config
+from fedlogin.cli.common import Subparsers, describe_database, open_database
 from fedlogin.store import migrate
-from fedlogin.store.database import Database
 
 
 def _upgrade(args: argparse.Namespace, out: TextIO) -> int:
-    config = Config.from_env()
-    database = Database.from_config(config)
-    try:
+    with open_database(check_schema=False) as (_, database):
         before = migrate.current_revision(database)
         migrate.upgrade(database)
         after = migrate.current_revision(database)
-    finally:
-        database.dispose()
-    out.write(f"Database: {describe_database(config, database)}\n")
+    out.write(f"Database: {describe_database(database)}\n")
     if before == after:
         out.write(f"Already at the newest revision {after}; nothing to do.\n")
     else:
@@ -34,14 +28,10 @@ def _upgrade(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _status(args: argparse.Namespace, out: TextIO) -> int:
-    config = Config.from_env()
-    database = Database.from_config(config)
-    try:
+    with open_database(check_schema=False) as (_, database):
         current = migrate.current_revision(database)
-    finally:
-        database.dispose()
     head = migrate.head_revision()
-    out.write(f"Database: {describe_database(config, database)}\n")
+    out.write(f"Database: {describe_database(database)}\n")
     out.write(f"Current:  {_revision(current)}\nNewest:   revision {head}\n")
     if current == head:
         out.write("Up to date.\n")

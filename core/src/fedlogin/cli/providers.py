@@ -12,9 +12,10 @@ import argparse
 import asyncio
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from fedlogin.cli.common import Subparsers, open_database, write_table
+from fedlogin.config import Config
 from fedlogin.plugins import Plugins
 from fedlogin.store.provider_views import callback_url, provider_fields
 from fedlogin.store.providers import ProviderNotFound
@@ -28,13 +29,9 @@ EXIT_TEST_FAILED = 1
 
 
 def _list(args: argparse.Namespace, out: TextIO) -> int:
-    _, database = open_database()
-    try:
-        with database.session() as session:
-            query = select(IdentityProvider).order_by(col(IdentityProvider.identifier))
-            rows = list(session.exec(query).all())
-    finally:
-        database.dispose()
+    with open_database() as (_, database), database.session() as session:
+        query = select(IdentityProvider).order_by(col(IdentityProvider.identifier))
+        rows = list(session.exec(query).all())
     if not rows:
         out.write("No identity providers yet: create one with POST /api/v1/identity-providers.\n")
         return 0
@@ -47,12 +44,7 @@ def _list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _show(args: argparse.Namespace, out: TextIO) -> int:
-    config, database = open_database()
-    try:
-        with database.session() as session:
-            row = _get(session, args.identifier)
-    finally:
-        database.dispose()
+    config, row = _load(args.identifier)
     fields = provider_fields(row)
     secret_set = fields.pop("client_secret_set")
     for key, value in fields.items():
@@ -85,12 +77,7 @@ def _test(args: argparse.Namespace, out: TextIO) -> int:
     # Imported here: the other commands start faster without the HTTP and JOSE stack.
     from fedlogin.oidc import Outbound, OutboundSettings, run_connection_test
 
-    config, database = open_database()
-    try:
-        with database.session() as session:
-            row = _get(session, args.identifier)
-    finally:
-        database.dispose()
+    config, row = _load(args.identifier)
     target = Plugins.load().discovery(row.preset, row.domain, row.preset_options)
 
     async def run() -> ConnectionReport:
@@ -132,15 +119,16 @@ def _write_report(report: ConnectionReport, out: TextIO) -> None:
         out.write(f"    - {hint}\n")
 
 
-def _get(session: Session, identifier: str) -> IdentityProvider:
-    query = select(IdentityProvider).where(IdentityProvider.identifier == identifier)
-    row = session.exec(query).first()
+def _load(identifier: str) -> tuple[Config, IdentityProvider]:
+    with open_database() as (config, database), database.session() as session:
+        query = select(IdentityProvider).where(IdentityProvider.identifier == identifier)
+        row = session.exec(query).first()
     if row is None:
         raise ProviderNotFound(
             f"There is no identity provider {identifier!r}; `fedlogin providers list` "
             "shows the identifiers."
         )
-    return row
+    return config, row
 
 
 def register(groups: Subparsers) -> None:

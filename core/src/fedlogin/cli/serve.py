@@ -48,7 +48,7 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
     context = AppContext.create(config, database=database)
 
     out.write(f"fedlogin {_version()}\n")
-    out.write(f"  Database:        {describe_database(config, database)}\n")
+    out.write(f"  Database:        {describe_database(database)}\n")
     if migrated:
         out.write(f"                   (fresh: migrated to revision {migrate.head_revision()})\n")
     out.write(f"  Data directory:  {config.data_dir}\n")
