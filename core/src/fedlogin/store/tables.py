@@ -328,3 +328,25 @@ class SignInEvent(StoreModel, table=True):
     claims: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     user_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     brand_id: int | None = Field(default=None, foreign_key="brand.id", ondelete="SET NULL")
+
+
+# -- local accounts (issue 5: password sign-in) ----------------------------------------------
+
+
+class SignInThrottle(StoreModel, table=True):
+    """Password sign-in attempts counted per account name or per client address (X4).
+
+    One row per bucket (``scope`` ``account`` or ``address``, ``key_hash`` the SHA-256 of the
+    name typed or of the address), counted up atomically by every process
+    (fedlogin.accounts.throttle), so a limit holds however many processes serve the site.
+    """
+
+    __tablename__ = "sign_in_throttle"
+    __table_args__ = (UniqueConstraint("scope", "key_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=16)
+    key_hash: str = Field(max_length=64, repr=False)
+    #: Attempts in the current window that did not succeed (or are still being checked).
+    failures: int = 0
+    window_started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
