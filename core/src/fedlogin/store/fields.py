@@ -53,14 +53,14 @@ class FieldErrors:
     def __bool__(self) -> bool:
         return bool(self.errors)
 
-    def raise_if_any(self, what: str) -> None:
+    def raise_if_any(self, what: str, *, outcome: str = "was not saved") -> None:
         if not self.errors:
             return
         if len(self.errors) == 1:
             ((_, message),) = self.errors.values()
             raise ValidationFailed(message, self.errors)
         raise ValidationFailed(
-            f"{what} was not saved: {len(self.errors)} fields need attention "
+            f"{what} {outcome}: {len(self.errors)} fields need attention "
             f"({', '.join(self.errors)}).",
             self.errors,
         )

@@ -102,12 +102,7 @@ class IdentityProviders:
         """Create a provider; what ``data`` leaves out comes from its preset (P19 defaults)."""
         begin_admin_change(self.session)
         errors = FieldErrors()
-        reject_unknown(data, WRITABLE_FIELDS, READ_ONLY_FIELDS, errors)
-        preset = self._preset(data.get("preset", DEFAULT_PRESET), errors)
-        raw = self._create_raw(data, preset)
-        values = read_provider(raw, preset, self.plugins, errors)
-        secret = read_client_secret(data.get("client_secret"), errors)
-        check_client_secret_rule(raw["auth_method"], secret, stored=False, errors=errors)
+        values, secret = self._read_new(data, errors, secret_stored=False)
         self._check_identifier_free(data.get("identifier"), errors)
         errors.raise_if_any("The identity provider")
         assert values is not None
@@ -117,10 +112,47 @@ class IdentityProviders:
         self.session.add(row)
         self.session.flush()
         audit.record(
-            self.session, self.actor, "identity_provider.create", TARGET_TYPE, row.identifier,
+            self.session,
+            self.actor,
+            "identity_provider.create",
+            TARGET_TYPE,
+            row.identifier,
             after=audit_snapshot(row),
         )
         return row
+
+    def read_unsaved(
+        self, data: Mapping[str, Any], *, stand_ins: Mapping[str, str], refusal: tuple[str, str]
+    ) -> ProviderValues:
+        """Read an unsaved form exactly as :meth:`create` would, saving nothing.
+
+        For Test Connection of a form: the identifier need not be free (the admin may be
+        testing a copy of a saved provider), ``stand_ins`` fill the fields left empty that the
+        caller does not need, and a missing client secret is fine. Raises ValidationFailed
+        whose summary reads ``refusal`` (what, outcome): ("The connection", "was not tested").
+        """
+        errors = FieldErrors()
+        filled = dict(data)
+        for field, stand_in in stand_ins.items():
+            if filled.get(field) in (None, ""):
+                filled[field] = stand_in
+        values, _ = self._read_new(filled, errors, secret_stored=True)
+        what, outcome = refusal
+        errors.raise_if_any(what, outcome=outcome)
+        assert values is not None
+        return values
+
+    def _read_new(
+        self, data: Mapping[str, Any], errors: FieldErrors, *, secret_stored: bool
+    ) -> tuple[ProviderValues | None, Secret | None]:
+        reject_unknown(data, WRITABLE_FIELDS, READ_ONLY_FIELDS, errors)
+        preset = self._preset(data.get("preset", DEFAULT_PRESET), errors)
+        raw = self._create_raw(data, preset)
+        values = read_provider(raw, preset, self.plugins, errors)
+        secret = read_client_secret(data.get("client_secret"), errors)
+        # stored=True: a missing secret is fine, a secret for a public client is not.
+        check_client_secret_rule(raw["auth_method"], secret, stored=secret_stored, errors=errors)
+        return values, secret
 
     def update(
         self,
@@ -196,7 +228,11 @@ class IdentityProviders:
             self.session.delete(logo)
         self.session.flush()
         audit.record(
-            self.session, self.actor, "identity_provider.delete", TARGET_TYPE, identifier,
+            self.session,
+            self.actor,
+            "identity_provider.delete",
+            TARGET_TYPE,
+            identifier,
             before=before,
             after={"unlinked_users": linked, "removed_from": references},
         )
@@ -253,13 +289,10 @@ class IdentityProviders:
             errors.add(
                 "identifier",
                 "identifier_taken",
-                f"Identifier {identifier.strip()!r} is already used by another identity "
-                "provider.",
+                f"Identifier {identifier.strip()!r} is already used by another identity provider.",
             )
 
-    def _create_raw(
-        self, data: Mapping[str, Any], preset: ProviderPreset | None
-    ) -> dict[str, Any]:
+    def _create_raw(self, data: Mapping[str, Any], preset: ProviderPreset | None) -> dict[str, Any]:
         options = _merge(preset.default_options() if preset else {}, data.get("preset_options"))
         domain = data.get("domain")
         if "domain" not in data and preset is not None:
@@ -310,8 +343,8 @@ class IdentityProviders:
             if key in raw and key not in ("identifier", "button_text")
         )
         same_preset = preset is not None and preset.id == row.preset
-        base_options = row.preset_options if same_preset else (
-            preset.default_options() if preset else {}
+        base_options = (
+            row.preset_options if same_preset else (preset.default_options() if preset else {})
         )
         raw["preset_options"] = _merge(base_options, changes.get("preset_options"))
         raw["attribute_mapping"] = _merge(row.attribute_mapping, changes.get("attribute_mapping"))

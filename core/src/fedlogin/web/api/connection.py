@@ -24,16 +24,10 @@ from starlette.routing import Route
 
 from fedlogin.oidc import ConnectionReport, run_connection_test
 from fedlogin.presets import DiscoveryTarget
-from fedlogin.store.fields import FieldErrors, ValidationFailed, reject_unknown
 from fedlogin.store.provider_input import (
-    READ_ONLY_FIELDS,
-    WRITABLE_FIELDS,
     ProviderValues,
-    check_client_secret_rule,
-    read_client_secret,
-    read_provider,
 )
-from fedlogin.store.providers import DEFAULT_PRESET, IdentityProviders
+from fedlogin.store.providers import IdentityProviders
 from fedlogin.web.admin_auth import require_admin
 from fedlogin.web.api.io import ok, read_json
 from fedlogin.web.api.openapi import Operation
@@ -109,29 +103,9 @@ async def unsaved_connection_test(request: Request) -> Response:
 
 def read_form(service: IdentityProviders, form: Mapping[str, Any]) -> ProviderValues:
     """The form's values, read as a create reads them (see the module's docstring)."""
-    errors = FieldErrors()
-    reject_unknown(form, WRITABLE_FIELDS, READ_ONLY_FIELDS, errors)
-    # The service's own defaults and preset lookup, so that a test and a save cannot differ.
-    preset = service._preset(form.get("preset", DEFAULT_PRESET), errors)
-    raw = service._create_raw(form, preset)
-    for field, stand_in in _NOT_NEEDED.items():
-        if raw.get(field) is None or raw.get(field) == "":
-            raw[field] = stand_in
-    values = read_provider(raw, preset, service.plugins, errors)
-    secret = read_client_secret(form.get("client_secret"), errors)
-    # stored=True: a missing secret is fine here, a secret for a public client is not.
-    check_client_secret_rule(raw["auth_method"], secret, stored=True, errors=errors)
-    if errors:
-        fields = list(errors.errors)
-        summary = (
-            errors.errors[fields[0]][1]
-            if len(fields) == 1
-            else f"The connection was not tested: {len(fields)} fields need attention "
-            f"({', '.join(fields)})."
-        )
-        raise ValidationFailed(summary, errors.errors)
-    assert values is not None
-    return values
+    return service.read_unsaved(
+        form, stand_ins=_NOT_NEEDED, refusal=("The connection", "was not tested")
+    )
 
 
 ROUTES = [
