@@ -11,6 +11,8 @@ async def test_the_api_refuses_a_call_without_a_token(client: httpx.AsyncClient)
     error = response.json()["error"]
     assert error["code"] == "unauthenticated"
     assert "Bearer" in error["message"]
+    # RFC 6750: the challenge names the scheme, and no error since no token was sent.
+    assert response.headers["www-authenticate"] == 'Bearer realm="fedlogin"'
 
 
 async def test_the_api_refuses_an_unknown_token(client: httpx.AsyncClient) -> None:
@@ -19,6 +21,8 @@ async def test_the_api_refuses_an_unknown_token(client: httpx.AsyncClient) -> No
     )
     assert response.status_code == 401
     assert "not valid" in response.json()["error"]["message"]
+    challenge = response.headers["www-authenticate"]
+    assert challenge == 'Bearer realm="fedlogin", error="invalid_token"'
 
 
 async def test_presets_lists_every_installed_plugin_preset(admin: httpx.AsyncClient) -> None:

@@ -35,6 +35,10 @@ class FedloginError(Exception):
         """Machine-readable facts beyond code, message and fields (JSON error bodies)."""
         return {}
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers that are part of what the status means (401's WWW-Authenticate)."""
+        return {}
+
 
 class InvalidConfiguration(FedloginError):
     """What an admin entered cannot be used; ``fields`` says which field and why.

@@ -19,6 +19,17 @@ class Unauthenticated(FedloginError):
     code = "unauthenticated"
     status = 401
 
+    def __init__(self, message: str, *, hint: str, token_sent: bool) -> None:
+        super().__init__(message, hint=hint)
+        self.token_sent = token_sent
+
+    def headers(self) -> dict[str, str]:
+        # RFC 6750 section 3: name the scheme; say invalid_token only when a token was sent.
+        challenge = 'Bearer realm="fedlogin"'
+        if self.token_sent:
+            challenge += ', error="invalid_token"'
+        return {"WWW-Authenticate": challenge}
+
 
 @attrs.frozen
 class AdminPrincipal:
@@ -48,6 +59,7 @@ async def require_admin(request: Request) -> AdminPrincipal:
         raise Unauthenticated(
             "This API needs an admin token: send `Authorization: Bearer <token>`.",
             hint="Create one with `fedlogin admin token NAME`.",
+            token_sent=False,
         )
 
     def check(session: Session) -> AdminPrincipal | None:
@@ -61,6 +73,7 @@ async def require_admin(request: Request) -> AdminPrincipal:
         raise Unauthenticated(
             "The admin token is not valid (unknown or revoked).",
             hint="Create a new one with `fedlogin admin token NAME`.",
+            token_sent=True,
         )
     request.state.admin = principal
     return principal

@@ -74,7 +74,9 @@ async def on_fedlogin_error(request: Request, exc: Exception) -> Response:
         extra = exc.details()
         if exc.hint:
             extra["hint"] = exc.hint
-        return json_error(exc.status, exc.code, exc.message, exc.fields, **extra)
+        response = json_error(exc.status, exc.code, exc.message, exc.fields, **extra)
+        response.headers.update(exc.headers())
+        return response
     return error_page(
         request, exc.status, "That did not work", exc.message, hint=exc.hint, code=exc.code
     )
