@@ -118,6 +118,34 @@ async def test_create_fills_the_presets_defaults_and_never_returns_the_secret(
     assert shown.json() == body
 
 
+async def test_each_brand_host_gets_its_own_callback_url_to_register(
+    admin: httpx.AsyncClient,
+) -> None:
+    created = (await admin.post(PROVIDERS, json=okta())).json()
+    assert created["brand_callback_urls"] == []
+    brand = {"name": "Acme", "hosts": ["login.acme.example", "sso.acme.example:8443"]}
+    assert (await admin.post("/api/v1/brands", json=brand)).status_code == 201
+
+    shown = (await admin.get(f"{PROVIDERS}/okta-prod")).json()
+    # P12: the platform's own URL, and the URL on each brand host with the platform's scheme.
+    assert shown["callback_url"] == "http://testserver/auth/callback/okta-prod"
+    assert shown["brand_callback_urls"] == [
+        {
+            "brand": "Acme",
+            "host": "login.acme.example",
+            "callback_url": "http://login.acme.example/auth/callback/okta-prod",
+        },
+        {
+            "brand": "Acme",
+            "host": "sso.acme.example:8443",
+            "callback_url": "http://sso.acme.example:8443/auth/callback/okta-prod",
+        },
+    ]
+    # Read-only: sending the view back unchanged is accepted, not an unknown field.
+    patched = await admin.patch(f"{PROVIDERS}/okta-prod", json=shown)
+    assert patched.status_code == 200, patched.text
+
+
 async def test_create_with_preset_options_builds_the_domain(admin: httpx.AsyncClient) -> None:
     tenant = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
     response = await admin.post(

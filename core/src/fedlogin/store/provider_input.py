@@ -59,6 +59,7 @@ WRITABLE_FIELDS = (
 READ_ONLY_FIELDS = (
     "id",
     "callback_url",
+    "brand_callback_urls",
     "client_secret_set",
     "logo_id",
     "logo_url",
@@ -147,7 +148,11 @@ def read_provider(
     identifier = read_identifier(raw.get("identifier"), errors)
     name = text(raw.get("name"), "name", "Name", errors, max_length=100, required=True)
     description = text(
-        raw.get("description"), "description", "Description", errors, max_length=2000,
+        raw.get("description"),
+        "description",
+        "Description",
+        errors,
+        max_length=2000,
         multiline=True,
     )
     kind = raw.get("type")
@@ -178,7 +183,10 @@ def read_provider(
     )
     allowed_domains = read_allowed_domains(raw.get("allowed_domains"), errors)
     email_trust_mode = choice(
-        raw.get("email_trust_mode"), "email_trust_mode", "Email trust mode", EMAIL_TRUST_MODES,
+        raw.get("email_trust_mode"),
+        "email_trust_mode",
+        "Email trust mode",
+        EMAIL_TRUST_MODES,
         errors,
     )
     button_text = text(raw.get("button_text"), "button_text", "Button text", errors, max_length=150)
@@ -290,9 +298,7 @@ def read_scopes(value: Any, errors: FieldErrors) -> list[str] | None:
         errors.add("scopes", "too_many_scopes", f"At most {MAX_SCOPES} scopes are allowed.")
         return None
     if "openid" not in scopes:
-        errors.add(
-            "scopes", "openid_required", "Scopes must include openid (required for OIDC)."
-        )
+        errors.add("scopes", "openid_required", "Scopes must include openid (required for OIDC).")
         return None
     return scopes
 

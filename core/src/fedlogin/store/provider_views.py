@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from fedlogin.store.tables import FederatedIdentity, IdentityProvider, StoredLogo
+from fedlogin.store.tables import Brand, FederatedIdentity, IdentityProvider, StoredLogo
 
 
 def callback_url(base_url: str, identifier: str) -> str:
     """P12: the redirect URI to register at the IdP (read-only in the console)."""
     return f"{base_url.rstrip('/')}/auth/callback/{identifier}"
+
+
+def brand_callback_urls(session: Session, base_url: str, identifier: str) -> list[dict[str, str]]:
+    """P12: the callback URL on each brand host, where users of that brand sign in.
+
+    Every brand host is listed, offered there today or not, so that the admin can register
+    them all at the IdP once; the scheme is the platform URL's.
+    """
+    scheme = urlsplit(base_url).scheme
+    return [
+        {
+            "brand": brand.name,
+            "host": host,
+            "callback_url": callback_url(f"{scheme}://{host}", identifier),
+        }
+        for brand in session.exec(select(Brand).order_by(col(Brand.name))).all()
+        for host in brand.hosts
+    ]
 
 
 def linked_user_count(session: Session, provider_id: int) -> int:

@@ -21,7 +21,7 @@ from fedlogin.errors import FedloginError
 from fedlogin.plugins import Plugins
 from fedlogin.store.changes import begin_admin_change
 from fedlogin.store.errors import VersionConflict
-from fedlogin.store.provider_views import callback_url, provider_fields
+from fedlogin.store.provider_views import brand_callback_urls, callback_url, provider_fields
 from fedlogin.store.providers import IdentityProviders
 from fedlogin.store.tables import IdentityProvider
 from fedlogin.web.admin_auth import AdminPrincipal, require_admin
@@ -51,10 +51,12 @@ async def with_providers(
     return await context.transaction(run)
 
 
-def provider_view(request: Request, row: IdentityProvider) -> View:
-    """The provider as the API shows it: never the secret; the callback URL to register."""
+def provider_view(request: Request, service: IdentityProviders, row: IdentityProvider) -> View:
+    """The provider as the API shows it: never the secret; the callback URLs to register."""
     view = provider_fields(row)
-    view["callback_url"] = callback_url(app_context(request).config.base_url, row.identifier)
+    base_url = app_context(request).config.base_url
+    view["callback_url"] = callback_url(base_url, row.identifier)
+    view["brand_callback_urls"] = brand_callback_urls(service.session, base_url, row.identifier)
     view["logo_url"] = (
         str(request.url_for("provider_logo", identifier=row.identifier)) if row.logo_id else None
     )
@@ -89,7 +91,7 @@ async def change_provider(
     def run(service: IdentityProviders) -> tuple[View, set[str | None]]:
         old = discovery_url_of(context.plugins, service.get(identifier))
         row = work(service, service.get(identifier))
-        return provider_view(request, row), {old, discovery_url_of(context.plugins, row)}
+        return provider_view(request, service, row), {old, discovery_url_of(context.plugins, row)}
 
     view, stale = await with_providers(request, principal, run)
     for url in stale - {None}:
@@ -114,7 +116,9 @@ def check_version(service: IdentityProviders, row: IdentityProvider, expected: i
 async def list_providers(request: Request) -> Response:
     principal = await require_admin(request)
     views = await with_providers(
-        request, principal, lambda service: [provider_view(request, r) for r in service.list()]
+        request,
+        principal,
+        lambda service: [provider_view(request, service, r) for r in service.list()],
     )
     return ok({"identity_providers": views})
 
@@ -126,7 +130,7 @@ async def create_provider(request: Request) -> Response:
 
     def run(service: IdentityProviders) -> tuple[View, str | None]:
         row = service.create(body)
-        return provider_view(request, row), discovery_url_of(context.plugins, row)
+        return provider_view(request, service, row), discovery_url_of(context.plugins, row)
 
     view, stale = await with_providers(request, principal, run)
     if stale is not None:
@@ -139,7 +143,7 @@ async def show_provider(request: Request) -> Response:
     principal = await require_admin(request)
     identifier = request.path_params["identifier"]
     view = await with_providers(
-        request, principal, lambda service: provider_view(request, service.get(identifier))
+        request, principal, lambda service: provider_view(request, service, service.get(identifier))
     )
     return answer(view)
 

@@ -65,6 +65,19 @@ _PROVIDER_WRITABLE: JsonSchema = {
 _PROVIDER_READ_ONLY: JsonSchema = {
     "id": {"type": "integer", "readOnly": True},
     "callback_url": {"type": "string", "readOnly": True},
+    "brand_callback_urls": {
+        "type": "array",
+        "readOnly": True,
+        "description": "The callback URL on each brand host, to register at the IdP as well.",
+        "items": {
+            "type": "object",
+            "properties": {
+                "brand": {"type": "string"},
+                "host": {"type": "string"},
+                "callback_url": {"type": "string"},
+            },
+        },
+    },
     "client_secret_set": {"type": "boolean", "readOnly": True},
     "logo_id": {"type": ["integer", "null"], "readOnly": True},
     "logo_url": {"type": ["string", "null"], "readOnly": True},
