@@ -20,6 +20,15 @@
 ``FEDLOGIN_SIGN_IN_EVENT_RETENTION_DAYS``
                                    How many days sign-in events (with the claims received)
                                    are kept. Default 30.
+``FEDLOGIN_SMTP_HOST``             The SMTP server that sends email (verification codes,
+                                   link and unlink notices). Unset: mail waits in the
+                                   outbox (``GET /api/v1/outbox``) and is logged.
+``FEDLOGIN_SMTP_PORT``             Default 587.
+``FEDLOGIN_SMTP_USERNAME``         With ``FEDLOGIN_SMTP_PASSWORD``: log in to the server.
+``FEDLOGIN_SMTP_PASSWORD``
+``FEDLOGIN_SMTP_FROM``             The sender address; required with the host.
+``FEDLOGIN_SMTP_STARTTLS``         ``1`` (default) requires STARTTLS; ``0`` sends in clear
+                                   (a relay on the same machine).
 =================================  =========================================================
 """
 
@@ -40,6 +49,13 @@ SECRET_KEY_ENV = "FEDLOGIN_SECRET_KEY"  # noqa: S105 - a variable name, not a se
 BASE_URL_ENV = "FEDLOGIN_BASE_URL"
 DEV_INSECURE_LOOPBACK_ENV = "FEDLOGIN_DEV_INSECURE_LOOPBACK"
 SIGN_IN_EVENT_RETENTION_ENV = "FEDLOGIN_SIGN_IN_EVENT_RETENTION_DAYS"
+SMTP_HOST_ENV = "FEDLOGIN_SMTP_HOST"
+SMTP_PORT_ENV = "FEDLOGIN_SMTP_PORT"
+SMTP_USERNAME_ENV = "FEDLOGIN_SMTP_USERNAME"
+SMTP_PASSWORD_ENV = "FEDLOGIN_SMTP_PASSWORD"  # noqa: S105 - a variable name, not a secret
+SMTP_FROM_ENV = "FEDLOGIN_SMTP_FROM"
+SMTP_STARTTLS_ENV = "FEDLOGIN_SMTP_STARTTLS"
+DEFAULT_SMTP_PORT = 587
 
 DEFAULT_DATA_DIR = ".fedlogin"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -59,6 +75,18 @@ class ConfigError(FedloginError):
 
 
 @attrs.frozen
+class SmtpSettings:
+    """Where email goes when an SMTP server is configured (fedlogin.mail.smtp)."""
+
+    host: str
+    sender: str
+    port: int = DEFAULT_SMTP_PORT
+    username: str | None = None
+    password: str | None = attrs.field(default=None, repr=False)
+    starttls: bool = True
+
+
+@attrs.frozen
 class Config:
     """The settings of one process. Build it with :meth:`from_env`."""
 
@@ -70,6 +98,8 @@ class Config:
     base_url: str = DEFAULT_BASE_URL
     dev_insecure_loopback: bool = False
     sign_in_event_retention_days: int = DEFAULT_SIGN_IN_EVENT_RETENTION_DAYS
+    #: ``None``: no SMTP server; mail stays in the outbox.
+    smtp: SmtpSettings | None = None
 
     @classmethod
     def from_env(
@@ -88,6 +118,7 @@ class Config:
             sign_in_event_retention_days=_days(
                 SIGN_IN_EVENT_RETENTION_ENV, env, DEFAULT_SIGN_IN_EVENT_RETENTION_DAYS
             ),
+            smtp=_smtp(env),
         )
 
     @property
@@ -134,6 +165,27 @@ def _days(name: str, env: Mapping[str, str], default: int) -> int:
     if not value.isdigit() or not 1 <= int(value) <= 3650:
         raise ConfigError(f"{name} must be a number of days from 1 to 3650, not {value!r}.")
     return int(value)
+
+
+def _smtp(env: Mapping[str, str]) -> SmtpSettings | None:
+    host = env.get(SMTP_HOST_ENV, "").strip()
+    if not host:
+        return None
+    sender = env.get(SMTP_FROM_ENV, "").strip()
+    if "@" not in sender:
+        raise ConfigError(
+            f"{SMTP_FROM_ENV} must be the sender's email address when "
+            f"{SMTP_HOST_ENV} is set, not {sender!r}."
+        )
+    port = env.get(SMTP_PORT_ENV, "").strip() or str(DEFAULT_SMTP_PORT)
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"{SMTP_PORT_ENV} must be a port number, not {port!r}.")
+    username = env.get(SMTP_USERNAME_ENV, "").strip() or None
+    password = env.get(SMTP_PASSWORD_ENV, "") or None
+    if (username is None) != (password is None):
+        raise ConfigError(f"Set both {SMTP_USERNAME_ENV} and {SMTP_PASSWORD_ENV}, or neither.")
+    starttls = _flag(SMTP_STARTTLS_ENV, {SMTP_STARTTLS_ENV: env.get(SMTP_STARTTLS_ENV) or "1"})
+    return SmtpSettings(host, sender, int(port), username, password, starttls)
 
 
 def _base_url(value: str) -> str:
