@@ -350,3 +350,61 @@ class SignInThrottle(StoreModel, table=True):
     #: Attempts in the current window that did not succeed (or are still being checked).
     failures: int = 0
     window_started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+# -- email: the outbox and pending verifications (issue 5: email trust, linking) -------------
+
+
+class OutboxMessage(StoreModel, table=True):
+    """An email the platform sends: kept here first, so that nothing is lost when no SMTP
+    server is configured or it is down (fedlogin.mail). Admins read it at ``/api/v1/outbox``.
+    """
+
+    __tablename__ = "mail_outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    #: ``verification``, ``identity_linked`` or ``identity_unlinked``.
+    kind: str = Field(max_length=32)
+    to_address: str = Field(max_length=320, index=True)
+    subject: str = Field(max_length=255)
+    body: str = Field(sa_type=Text)
+    user_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: Set while one process is sending it, so that two processes never send it twice.
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)
+
+
+class EmailVerification(StoreModel, table=True):
+    """A sign-in waiting for its email address to be proven (P15), with no account yet.
+
+    It holds what is needed to finish the sign-in once the address is proven: the identity
+    key, the mapped profile, where to go next and the brand. It is bound to the browser that
+    started the sign-in (SHA-256 of its cookie); the code and the link's token are stored as
+    SHA-256 only. ``handle`` names the waiting page and proves nothing by itself.
+    """
+
+    __tablename__ = "email_verification"
+
+    id: int | None = Field(default=None, primary_key=True)
+    handle: str = Field(max_length=64, unique=True)
+    token_hash: str = Field(max_length=64, unique=True, repr=False)
+    code_hash: str = Field(max_length=64, repr=False)
+    browser_hash: str = Field(max_length=64, repr=False)
+    email: str = Field(max_length=320, index=True)
+    provider_id: int = Field(foreign_key="identity_provider.id", ondelete="CASCADE")
+    issuer: str = Field(max_length=512)
+    subject: str = Field(max_length=255)
+    #: The mapped profile values (fedlogin.accounts.mapping.MappedProfile.values).
+    profile: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    next_url: str | None = Field(default=None, sa_type=Text)
+    brand_id: int | None = Field(default=None, foreign_key="brand.id", ondelete="SET NULL")
+    #: Wrong codes typed so far (all codes sent for this verification count together).
+    attempts: int = 0
+    sends: int = 0
+    last_sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    message_id: int | None = Field(default=None, foreign_key="mail_outbox.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
