@@ -6,7 +6,7 @@ Request code opens a short session per unit of work (:meth:`Database.transaction
 SQLite is set up for a web server rather than a script: WAL journal (readers do not block
 the writer), foreign keys enforced (off by default in SQLite), a busy timeout (a writer
 waits for another instead of failing at once), and real transactions — pysqlite's own
-transaction handling is switched off and SQLAlchemy emits ``BEGIN`` itself, as the
+transaction handling is switched off and SQLAlchemy emits ``BEGIN IMMEDIATE`` itself, as the
 SQLAlchemy documentation recommends, so that savepoints work.
 """
 
@@ -124,4 +124,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE: take the write lock at the start. A deferred transaction that reads and then
+    # writes (a sign-in: find the identity, then create the user) fails at once with
+    # "database is locked" when another connection wrote in between; the busy timeout cannot
+    # help it. Waiting for the lock up front makes concurrent writers queue instead.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
