@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from fedlogin.config import Config
-from fedlogin.web import api, login, setup
+from fedlogin.web import account, api, login, password_login, setup
 from fedlogin.web.context import AppContext
 from fedlogin.web.errors import EXCEPTION_HANDLERS
 
@@ -47,5 +47,7 @@ def site_routes() -> list[BaseRoute]:
         Mount("/api/v1", routes=api.routes()),
         *setup.ROUTES,
         *login.ROUTES,
+        *password_login.ROUTES,
+        *account.ROUTES,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

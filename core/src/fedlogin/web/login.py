@@ -1,22 +1,22 @@
-"""The login page, the sign-in routes and the minimal account page (U1, S3, P5, P12).
+"""The login page and the sign-in routes (U1, S3, P5, P12).
 
 =============================  ==========================================================
 ``GET /login``                 the providers offered on this host, in the configured order
 ``POST /login/{identifier}``   CSRF-checked; starts the flow and redirects to the provider
 ``GET /auth/callback/{id}``    the callback URL the admin registers at the provider
 ``POST /logout``               ends the session
-``GET /account``               who is signed in (the pages issue gives the real page)
 =============================  ==========================================================
 
-The flow itself (:mod:`fedlogin.signin.flow`) knows nothing of HTTP; this module reads the
-request, keeps the cookies and turns a :class:`~fedlogin.signin.errors.SignInRefused` into a
-page saying what happened and what to do.
+Password sign-in (``POST /login``) is in :mod:`fedlogin.web.password_login`, the account
+pages in :mod:`fedlogin.web.account`. The flow itself (:mod:`fedlogin.signin.flow`) knows
+nothing of HTTP; this module reads the request, keeps the cookies and turns a
+:class:`~fedlogin.signin.errors.SignInRefused` into a page saying what happened and what to do.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import attrs
 from sqlmodel import Session, col, select
@@ -24,7 +24,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from fedlogin.accounts.identities import identities_of
 from fedlogin.accounts.provisioning import Provisioned
 from fedlogin.errors import UnknownPreset
 from fedlogin.signin import flow
@@ -72,6 +71,17 @@ def request_host(request: Request) -> str:
 
 
 async def login_page(request: Request) -> Response:
+    return await render_login(request)
+
+
+async def render_login(
+    request: Request,
+    *,
+    status_code: int = 200,
+    next_url: str | None = None,
+    password_form: dict[str, Any] | None = None,
+) -> Response:
+    """The login page; after a refused password sign-in, with its message (password_login)."""
     ctx = app_context(request)
     host = request_host(request)
 
@@ -93,7 +103,7 @@ async def login_page(request: Request) -> Response:
         row = by_identifier.get(identifier)
         if row is None or not _preset_available(plugins, row.preset):
             continue
-        buttons.append(LoginButton(identifier, row.button_text, _logo_url(row)))
+        buttons.append(LoginButton(identifier, row.button_text, logo_url(row)))
     browser, new_browser = sessions.browser_id(request)
     request.state.csrf_token = sessions.csrf_token_for(browser)
     signed_in = await _signed_in_user(request)
@@ -104,9 +114,11 @@ async def login_page(request: Request) -> Response:
             "title": "Sign in",
             "buttons": buttons,
             "federated_login_enabled": login.federated_login_enabled,
-            "next": safe_next(request.query_params.get("next")) or "",
+            "next": next_url or safe_next(request.query_params.get("next")) or "",
             "signed_in": signed_in,
+            "password_form": password_form or {},
         },
+        status_code=status_code,
     )
     response.headers.update(_NO_STORE)
     if new_browser:
@@ -122,7 +134,7 @@ def _preset_available(plugins: Any, preset: str) -> bool:
     return True
 
 
-def _logo_url(row: IdentityProvider) -> str:
+def logo_url(row: IdentityProvider) -> str:
     if row.logo_id is not None:
         return f"/api/v1/identity-providers/{row.identifier}/logo"
     return f"/api/v1/presets/{row.preset}/logo"
@@ -222,28 +234,6 @@ async def _signed_in_user(request: Request) -> User | None:
     return await app_context(request).transaction(lambda s: s.get(User, user_id))
 
 
-async def account_page(request: Request) -> Response:
-    browser_session = await sessions.current_session(request)
-    if browser_session is None or browser_session.user_id is None:
-        return RedirectResponse("/login?" + urlencode({"next": "/account"}), status_code=303)
-    user_id = browser_session.user_id
-
-    def load(session: Session) -> tuple[User | None, list[dict[str, Any]]]:
-        linked = [
-            {"provider": provider.name, "email": identity.email, "linked_at": identity.linked_at}
-            for identity, provider in identities_of(session, user_id)
-        ]
-        return session.get(User, user_id), linked
-
-    user, linked = await app_context(request).transaction(load)
-    request.state.csrf_token = sessions.csrf_token_for(browser_session.csrf_secret)
-    response = render(
-        request, "signed_in.html", {"title": "Your account", "user": user, "linked": linked}
-    )
-    response.headers.update(_NO_STORE)
-    return response
-
-
 async def logout(request: Request) -> Response:
     ctx = app_context(request)
     form = await request.form()
@@ -261,5 +251,4 @@ ROUTES = [
     Route("/login/{identifier}", start_sign_in, methods=["POST"], name="start_sign_in"),
     Route("/auth/callback/{identifier}", callback, methods=["GET"], name="sign_in_callback"),
     Route("/logout", logout, methods=["POST"], name="logout"),
-    Route("/account", account_page, methods=["GET"], name="account"),
 ]
