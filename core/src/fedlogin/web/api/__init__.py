@@ -21,6 +21,7 @@ from fedlogin.web.api import (
     providers,
     settings,
     sign_in_events,
+    users,
 )
 from fedlogin.web.api.openapi import Operation
 
@@ -34,6 +35,7 @@ MODULES = (
     brands,
     audit,
     sign_in_events,
+    users,
 )
 
 
