@@ -246,15 +246,16 @@ async def test_match_only_refuses_a_stranger_and_signs_in_an_existing_user(
     assert (outcome(db).users, outcome(db).identities) == (1, 1)
 
 
-async def test_an_email_the_provider_did_not_verify_creates_no_account(
+async def test_an_email_the_provider_did_not_verify_creates_no_account_until_verified(
     context: AppContext, browser: Browser, op_browser: httpx.Client, op: OidcProvider, db: Database
 ) -> None:
+    # The whole verification path is tests/e2e/test_accounts_e2e.py's.
     configure(context, op)
-    refused = await sign_in(browser, op_browser, login="dave")
-    assert refused.status_code == 403 and "email_not_trusted" in refused.text
+    waiting = await sign_in(browser, op_browser, login="dave")
+    assert waiting.status_code == 303 and waiting.headers["location"].startswith("/verify-email/")
     result = outcome(db)
     assert result.nothing_created and result.event is not None
-    assert result.event.step == "provisioning"
+    assert (result.event.step, result.event.code) == ("provisioning", "email_verification_sent")
 
 
 async def test_allowed_domains_admit_only_their_addresses(

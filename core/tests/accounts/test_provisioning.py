@@ -8,6 +8,7 @@ from fedlogin.accounts.identities import IdentityKey, find_identity, link_identi
 from fedlogin.accounts.mapping import MappedProfile
 from fedlogin.accounts.provisioning import (
     EmailNotTrusted,
+    EmailVerificationRequired,
     Provisioned,
     ProvisioningRefused,
     provision,
@@ -145,7 +146,7 @@ def test_an_account_whose_own_email_is_unverified_is_never_joined(
 def test_auto_provision_creates_nothing_for_an_address_still_to_verify(
     session: Session, provider: IdentityProvider
 ) -> None:
-    with pytest.raises(EmailNotTrusted):
+    with pytest.raises(EmailVerificationRequired):
         run(session, provider, trust=UNTRUSTED)
     session.rollback()
     assert counts(session) == (0, 0)

@@ -12,7 +12,7 @@ import pytest
 from fedlogin.signin import flow
 from fedlogin.signin.errors import SignInRefused
 from fedlogin.store import brands
-from fedlogin.store.tables import PendingFlow, User
+from fedlogin.store.tables import EmailVerification, PendingFlow, User
 from fedlogin.store.types import utcnow
 from fedlogin.web.context import AppContext
 from sqlalchemy import update
@@ -250,12 +250,23 @@ async def test_allowed_domains_refuse_other_addresses(context: AppContext, idp: 
     assert event.step == "domain" and event.claims and event.claims["email"] == "ada@example.org"
 
 
-async def test_an_unverified_email_creates_no_account(context: AppContext, idp: FakeIdp) -> None:
+async def test_an_unverified_email_creates_no_account_but_a_verification(
+    context: AppContext, idp: FakeIdp
+) -> None:
     add_provider(context)
     idp.claims["email_verified"] = False
-    refusal = await refused(context, idp)
-    assert (refusal.step, refusal.code) == ("provisioning", "email_not_trusted")
-    assert refused_cleanly(context.database, refusal)
+    result = await sign_in(context, idp)
+    assert isinstance(result, flow.VerificationStarted)
+    assert result.masked_email == "a***@example.org"
+    with context.database.session() as session:
+        assert session.exec(select(User)).first() is None
+        waiting = session.exec(select(EmailVerification)).one()
+        assert (waiting.email, waiting.subject) == ("ada@example.org", "user-42")
+    event = last_event(context.database)
+    assert event is not None and (event.step, event.code) == (
+        "provisioning",
+        "email_verification_sent",
+    )
 
 
 async def test_match_only_refuses_an_unknown_person(context: AppContext, idp: FakeIdp) -> None:

@@ -8,8 +8,10 @@
    account whose owner never proved theirs (SECURITY.md, pre-hijacking).
 3. Otherwise Auto Provision creates the user (with a trusted address, or none), and Match
    Only refuses. An address still to be verified creates nothing: the product document's
-   "User Not Created" list names the email trust mode as a reason, and the accounts issue
-   sends the verification email where :class:`EmailNotTrusted` is raised.
+   "User Not Created" list names the email trust mode as a reason.
+   :class:`EmailVerificationRequired` says so, and the sign-in flow then sends the
+   verification email (fedlogin.accounts.verification); the account is created by
+   :func:`create_account` once the address is proven.
 
 Every refusal is a :class:`ProvisioningRefused` with a stable code and a message for the
 person signing in; the caller rolls the transaction back, so nothing is created.
@@ -43,9 +45,20 @@ class ProvisioningRefused(FedloginError):
 
 
 class EmailNotTrusted(ProvisioningRefused):
-    """The address must be verified before an account is created or matched (P15)."""
+    """An account has this address, but the provider's address is not trusted (P15, X2):
+    the person must sign in to that account another way and link the provider there."""
 
     code = "email_not_trusted"
+
+
+class EmailVerificationRequired(ProvisioningRefused):
+    """No account matches and the address is not trusted: prove it before one is created.
+
+    A refusal to any caller that does not handle it; the sign-in flow handles it by sending
+    the verification email.
+    """
+
+    code = "email_verification_required"
 
 
 @attrs.frozen
@@ -56,6 +69,8 @@ class Provisioned:
     created_user: bool = False
     #: The identity was linked to an existing user (matched by a trusted, verified email).
     matched_by_email: bool = False
+    #: The identity was linked by its signed-in user from Account → Security (a link flow).
+    linked_by_user: bool = False
 
 
 def provision(
@@ -75,12 +90,12 @@ def provision(
     if identity is not None:
         user = get_user(session, identity.user_id)
         assert user is not None  # the foreign key cascades
-        _check_enabled(user)
+        check_enabled(user)
         record_use(session, identity, email=trust.email, now=now)
         return Provisioned(user, identity)
     matched = _match_by_email(session, trust, provider_name, mode)
     if matched is not None:
-        _check_enabled(matched)
+        check_enabled(matched)
         assert matched.id is not None
         identity = link_identity(session, matched.id, key, email=trust.email, now=now)
         return Provisioned(matched, identity, matched_by_email=True)
@@ -93,12 +108,19 @@ def provision(
             f"your {provider_name} account has.",
         )
     if trust.needs_verification:
-        raise EmailNotTrusted(
+        raise EmailVerificationRequired(
             f"{provider_name} did not confirm that your email address {trust.email} is "
-            "verified, so no account was created.",
-            hint=f"Verify the address in your {provider_name} account and try again. "
-            "Administrators: check the provider's email trust mode.",
+            "verified, so no account was created until the address is proven.",
+            hint="Use the code sent to that address. Administrators: check the provider's "
+            "email trust mode.",
         )
+    return create_account(session, key=key, trust=trust, profile=profile, now=now)
+
+
+def create_account(
+    session: Session, *, key: IdentityKey, trust: EmailTrust, profile: MappedProfile, now: datetime
+) -> Provisioned:
+    """A new user from the profile, with ``key`` linked; the address verified when trusted."""
     user = _create(session, profile, trust)
     assert user.id is not None
     identity = link_identity(session, user.id, key, email=trust.email, now=now)
@@ -158,7 +180,7 @@ def _create(session: Session, profile: MappedProfile, trust: EmailTrust) -> User
     return user
 
 
-def _check_enabled(user: User) -> None:
+def check_enabled(user: User) -> None:
     if user.disabled:
         raise ProvisioningRefused(
             "Your account is disabled.",

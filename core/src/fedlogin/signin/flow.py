@@ -8,6 +8,14 @@ the pending flow; :func:`finish` turns the provider's redirect back into a signe
     ID token ▶ UserInfo (same ``sub``) ▶ normalise claims (plugins) ▶ attribute mapping ▶
     domain validation (plugins, allowed domains) ▶ provisioning ▶ the caller's session
 
+A flow has a purpose, fixed when it starts and stored with it: ``sign_in`` (the login
+page) or ``link`` (Account → Security, bound to the signed-in user who started it). The
+callback does what the stored flow says, never what the request asks: a link flow's
+callback only links, to the user who started it and only while that user is still the one
+signed in; a sign-in flow's callback never links to whoever is signed in (SECURITY.md).
+A sign-in whose address is not trusted and matches no account stops before any account is
+made: the address gets a verification email (:class:`VerificationStarted`).
+
 Each refusal raises :class:`~fedlogin.signin.errors.SignInRefused` and records a sign-in
 event naming the step; nothing else is written. Network calls (discovery, token, keys,
 UserInfo) happen between database transactions, never inside one. Hooks are called on the
@@ -16,6 +24,7 @@ plugins the request's brand allows.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any, Generic, Protocol, TypeVar
@@ -25,13 +34,16 @@ import attrs
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from fedlogin.accounts.email_trust import decide_email_trust
+from fedlogin.accounts import linking, verification
+from fedlogin.accounts.email_trust import EmailTrust, decide_email_trust
 from fedlogin.accounts.identities import IdentityKey
 from fedlogin.accounts.mapping import MappedProfile, map_attributes
-from fedlogin.accounts.provisioning import Provisioned, provision
+from fedlogin.accounts.provisioning import EmailVerificationRequired, Provisioned, provision
 from fedlogin.claims import normalize_email
 from fedlogin.config import Config
 from fedlogin.errors import FedloginError, UnknownPreset
+from fedlogin.mail.delivery import deliver_queued
+from fedlogin.mail.message import mask_address
 from fedlogin.oidc import (
     ClientCredentials,
     DiscoveryCache,
@@ -61,6 +73,12 @@ from fedlogin.store.tables import IdentityProvider, PendingFlow
 from fedlogin.store.types import utcnow
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
+SIGN_IN = "sign_in"
+LINK = "link"
+PURPOSES = (SIGN_IN, LINK)
+LINK_REFUSED_TITLE = "The account could not be connected"
 
 #: SECURITY.md: explicit, at most 60 s, on the ID token's exp and iat.
 ID_TOKEN_LEEWAY = 60
@@ -92,6 +110,16 @@ class SignInResult(Generic[T]):
     created_user: bool
     #: What the caller's ``on_success`` returned (the new session's cookie value).
     value: T
+    #: A link flow linked the identity to the signed-in user (no one else was signed in).
+    linked: bool = False
+
+
+@attrs.frozen
+class VerificationStarted:
+    """No account yet: the address must be proven on the waiting page ``handle`` names."""
+
+    handle: str
+    masked_email: str
 
 
 @attrs.frozen
@@ -118,17 +146,43 @@ class _Attempt:
 
 
 async def start(
-    ctx: FlowContext, *, identifier: str, host: str, browser: str, next_url: str | None
+    ctx: FlowContext,
+    *,
+    identifier: str,
+    host: str,
+    browser: str,
+    next_url: str | None,
+    purpose: str = SIGN_IN,
+    link_user_id: int | None = None,
 ) -> str:
-    """Store a pending flow for ``browser`` and return the provider's authorization URL."""
+    """Store a pending flow for ``browser`` and return the provider's authorization URL.
+
+    ``purpose`` ``link`` needs ``link_user_id``: the signed-in user who asked to link.
+    """
+    if purpose not in PURPOSES or (purpose == LINK) != (link_user_id is not None):
+        raise ValueError(f"a {purpose!r} flow with link_user_id={link_user_id!r}")
     attempt = _Attempt(identifier)
-    return await _recorded(
-        ctx, attempt, _start(ctx, attempt, host=host, browser=browser, next_url=next_url)
+    work = _start(
+        ctx,
+        attempt,
+        host=host,
+        browser=browser,
+        next_url=next_url,
+        purpose=purpose,
+        link_user_id=link_user_id,
     )
+    return await _recorded(ctx, attempt, work)
 
 
 async def _start(
-    ctx: FlowContext, attempt: _Attempt, *, host: str, browser: str, next_url: str | None
+    ctx: FlowContext,
+    attempt: _Attempt,
+    *,
+    host: str,
+    browser: str,
+    next_url: str | None,
+    purpose: str,
+    link_user_id: int | None,
 ) -> str:
     now = utcnow()
 
@@ -187,6 +241,8 @@ async def _start(
             next_url=next_url,
             brand_id=offer.brand_id,
             now=now,
+            purpose=purpose,
+            link_user_id=link_user_id,
         )
 
     await ctx.transaction(store)
@@ -212,15 +268,30 @@ async def finish(
     browser: str | None,
     host: str,
     on_success: Callable[[Session, Provisioned], T],
-) -> SignInResult[T]:
-    """Finish the sign-in the provider redirected back with ``params``.
+    session_user_id: int | None = None,
+) -> SignInResult[T] | VerificationStarted:
+    """Finish the sign-in (or link) the provider redirected back with ``params``.
 
     ``on_success(session, provisioned)`` runs in the transaction that provisions the user
-    (the web layer creates the browser session there), so that a sign-in either completes
-    whole or leaves nothing behind.
+    or links the identity (the web layer creates the browser session there), so that a
+    sign-in either completes whole or leaves nothing behind. ``session_user_id`` is the
+    user signed in in this browser now: a link flow finishes only for the user who started
+    it. A :class:`VerificationStarted` means no account yet and no ``on_success``.
     """
     attempt = _Attempt(identifier)
-    return await _recorded(ctx, attempt, _finish(ctx, attempt, params, browser, host, on_success))
+    work = _finish(ctx, attempt, params, browser, host, on_success, session_user_id)
+    result = await _recorded(ctx, attempt, work)
+    if isinstance(result, VerificationStarted) or result.linked:
+        await _deliver_mail(ctx)  # the verification email, the "account connected" notice
+    return result
+
+
+async def _deliver_mail(ctx: FlowContext) -> None:
+    """Send what the finished transaction queued; a mail failure never undoes a sign-in."""
+    try:
+        await deliver_queued(ctx)
+    except Exception:
+        logger.exception("Queued email could not be delivered; it stays in the outbox")
 
 
 async def _finish(
@@ -230,7 +301,8 @@ async def _finish(
     browser: str | None,
     host: str,
     on_success: Callable[[Session, Provisioned], T],
-) -> SignInResult[T]:
+    session_user_id: int | None,
+) -> SignInResult[T] | VerificationStarted:
     state = params.get("state")
     if not state:
         known = await ctx.transaction(lambda s: _load_offer(s, attempt.identifier, host))
@@ -253,7 +325,8 @@ async def _finish(
     if offer_state.provider is not None:
         attempt.provider_id = offer_state.provider.id
     _check_flow(flow, offer_state, browser)
-    assert flow is not None
+    assert flow is not None and browser is not None
+    _check_purpose(flow, session_user_id)
     attempt.brand_id = flow.brand_id
     offer = _check_offer(offer_state, attempt, ctx.plugins)
     provider = offer.provider
@@ -278,16 +351,44 @@ async def _finish(
     assert provider.id is not None
     key = IdentityKey(provider.id, issuer, normalized.subject)
 
-    def sign_in(session: Session) -> SignInResult[T]:
-        provisioned = provision(
-            session,
-            mode=provider.provisioning_mode,
-            provider_name=provider.name,
-            key=key,
-            trust=trust,
-            profile=profile,
-            now=utcnow(),
-        )
+    def sign_in(session: Session) -> SignInResult[T] | VerificationStarted:
+        now = utcnow()
+        if flow.purpose == LINK:
+            assert flow.link_user_id is not None  # _check_purpose
+            try:
+                provisioned = linking.link(
+                    session,
+                    user_id=flow.link_user_id,
+                    key=key,
+                    email=trust.email,
+                    provider_name=provider.name,
+                    site=urlsplit(flow.redirect_uri).netloc,
+                    now=now,
+                )
+            except linking.LinkRefused as exc:
+                raise SignInRefused(
+                    exc.message,
+                    code=exc.code,
+                    step="provisioning",
+                    title=LINK_REFUSED_TITLE,
+                    hint=exc.hint,
+                    status=exc.status,
+                ) from exc
+        else:
+            try:
+                provisioned = provision(
+                    session,
+                    mode=provider.provisioning_mode,
+                    provider_name=provider.name,
+                    key=key,
+                    trust=trust,
+                    profile=profile,
+                    now=now,
+                )
+            except EmailVerificationRequired:
+                return _start_verification(
+                    ctx, session, flow, provider, key, trust, profile, browser, claims
+                )
         value = on_success(session, provisioned)
         user = provisioned.user
         assert user.id is not None
@@ -308,14 +409,65 @@ async def _finish(
             next_url=flow.next_url,
             created_user=provisioned.created_user,
             value=value,
+            linked=provisioned.linked_by_user,
         )
 
     try:
         return await ctx.transaction(sign_in)
     except IntegrityError:
-        # The same identity signed in twice at once and both tried to link it: the other
-        # transaction won, so this one now finds the identity.
+        # The same identity signed in (or was linked) twice at once and both tried to link
+        # it: the other transaction won, so this one now finds the identity.
         return await ctx.transaction(sign_in)
+
+
+def _start_verification(
+    ctx: FlowContext,
+    session: Session,
+    flow: PendingFlow,
+    provider: IdentityProvider,
+    key: IdentityKey,
+    trust: EmailTrust,
+    profile: MappedProfile,
+    browser: str,
+    claims: Mapping[str, Any],
+) -> VerificationStarted:
+    """P15: no account until the address is proven; the email goes out after the commit."""
+    assert trust.email is not None  # needs_verification
+    pending_sign_in = verification.PendingSignIn(
+        email=trust.email,
+        key=key,
+        profile=profile,
+        provider_name=provider.name,
+        next_url=flow.next_url,
+        brand_id=flow.brand_id,
+    )
+    try:
+        row = verification.start(
+            session,
+            pending_sign_in,
+            browser=browser,
+            origin=_origin(flow.redirect_uri),
+            now=utcnow(),
+        )
+    except verification.VerificationRefused as exc:
+        raise SignInRefused(
+            exc.message, code=exc.code, step="provisioning", hint=exc.hint, status=exc.status
+        ) from exc
+    masked = mask_address(trust.email)
+    events.record(
+        session,
+        provider_identifier=provider.identifier,
+        provider_id=provider.id,
+        outcome=events.REFUSED,
+        step="provisioning",
+        code="email_verification_sent",
+        message=f"No account yet: the address {masked} is not trusted ({trust.reason}), so a "
+        "verification email was sent; the account is created once it is proven.",
+        claims=claims,
+        brand_id=flow.brand_id,
+        retention_days=ctx.config.sign_in_event_retention_days,
+    )
+    return VerificationStarted(row.handle, masked)
 
 
 def _check_flow(flow: PendingFlow | None, state: _OfferState, browser: str | None) -> None:
@@ -357,13 +509,36 @@ def _check_flow(flow: PendingFlow | None, state: _OfferState, browser: str | Non
             step="state",
             hint="Start again from the login page.",
         )
-    if flow.provider_id != state.provider.id or flow.purpose != "sign_in":
+    if flow.provider_id != state.provider.id:
         raise SignInRefused(
             "This response came back to another identity provider's callback URL than the "
             "one the sign-in was started with.",
             code="provider_mismatch",
             step="state",
             hints=REDIRECT_LOOP_HINTS[:1],
+        )
+
+
+def _check_purpose(flow: PendingFlow, session_user_id: int | None) -> None:
+    """A link flow finishes only for the user who started it, still signed in here."""
+    if flow.purpose == SIGN_IN:
+        return
+    if flow.purpose != LINK or flow.link_user_id is None:
+        raise SignInRefused(
+            "This response belongs to a flow this site does not know how to finish.",
+            code="flow_purpose_unknown",
+            step="state",
+            hint="Start again from the login page.",
+        )
+    if session_user_id != flow.link_user_id:
+        raise SignInRefused(
+            "This connection was started by an account that is no longer the one signed in "
+            "here, so nothing was connected and nobody was signed in.",
+            code="link_session_changed",
+            step="state",
+            title=LINK_REFUSED_TITLE,
+            hint="Sign in to your account and start again from Account → Security.",
+            status=403,
         )
 
 
@@ -443,6 +618,8 @@ def _success_message(provisioned: Provisioned, profile: MappedProfile) -> str:
     if provisioned.matched_by_email:
         how = "an existing account, matched by its verified email address"
     message = f"Signed in as {provisioned.user.username} ({how})."
+    if provisioned.linked_by_user:
+        message = f"Connected to {provisioned.user.username}'s account from Account → Security."
     if profile.unmapped:
         message += " Not mapped: " + "; ".join(
             f"{field} ({reason})" for field, reason in profile.unmapped.items()

@@ -34,12 +34,14 @@ def create_flow(
     brand_id: int | None,
     now: datetime,
     purpose: str = "sign_in",
+    link_user_id: int | None = None,
 ) -> PendingFlow:
     row = PendingFlow(
         state_hash=token_digest(state),
         browser_hash=token_digest(browser),
         provider_id=provider_id,
         purpose=purpose,
+        link_user_id=link_user_id,
         nonce=nonce,
         code_verifier=code_verifier,
         redirect_uri=redirect_uri,

@@ -30,7 +30,7 @@ from fedlogin.accounts.signed_in import end_sessions
 from fedlogin.errors import FedloginError
 from fedlogin.store.fields import ValidationFailed
 from fedlogin.store.tables import BrowserSession, User
-from fedlogin.web import sessions
+from fedlogin.web import linking, sessions
 from fedlogin.web.context import app_context
 from fedlogin.web.login import logo_url
 from fedlogin.web.pages import render
@@ -137,6 +137,8 @@ async def _page(
         "password_error": None if field_errors else password_error,
         "field_errors": field_errors,
     }
+    # Connected Accounts: what can still be linked, and a link or unlink notice.
+    context.update(await linking.page_context(request, user, {i.provider_id for i in identities}))
     response = render(request, "account_security.html", context, status_code=status_code)
     response.headers.update(_NO_STORE)
     return response

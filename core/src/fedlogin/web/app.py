@@ -16,7 +16,15 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from fedlogin.config import Config
-from fedlogin.web import account, api, login, password_login, setup
+from fedlogin.web import (
+    account,
+    api,
+    linking,
+    login,
+    password_login,
+    setup,
+    verification,
+)
 from fedlogin.web.context import AppContext
 from fedlogin.web.errors import EXCEPTION_HANDLERS
 
@@ -49,5 +57,7 @@ def site_routes() -> list[BaseRoute]:
         *login.ROUTES,
         *password_login.ROUTES,
         *account.ROUTES,
+        *verification.ROUTES,
+        *linking.ROUTES,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -33,6 +33,7 @@ from fedlogin.store.tables import IdentityProvider, User
 from fedlogin.web import sessions
 from fedlogin.web.context import app_context
 from fedlogin.web.pages import render
+from fedlogin.web.verification import waiting_url
 
 #: Where a sign-in lands when it was not given a ``next``.
 DEFAULT_NEXT = "/account"
@@ -189,6 +190,7 @@ async def callback(request: Request) -> Response:
         return token
 
     params = {name: request.query_params[name] for name in request.query_params}
+    signed_in = await sessions.current_session(request)
     try:
         result = await flow.finish(
             ctx,
@@ -197,12 +199,17 @@ async def callback(request: Request) -> Response:
             browser=request.cookies.get(sessions.BROWSER_COOKIE),
             host=request_host(request),
             on_success=open_session,
+            # A link flow finishes only for the user who started it (fedlogin.web.linking).
+            session_user_id=signed_in.user_id if signed_in else None,
         )
     except SignInRefused as refusal:
-        if refusal.code == "state_unknown" and await sessions.current_session(request):
+        if refusal.code == "state_unknown" and signed_in:
             # The callback reloaded after it signed this browser in: nothing to do again.
             return RedirectResponse(DEFAULT_NEXT, status_code=303, headers=_NO_STORE)
         return refusal_page(request, refusal)
+    if isinstance(result, flow.VerificationStarted):
+        # No account until the address is proven (fedlogin.web.verification).
+        return RedirectResponse(waiting_url(result.handle), status_code=303, headers=_NO_STORE)
     response = RedirectResponse(result.next_url or DEFAULT_NEXT, status_code=303, headers=_NO_STORE)
     sessions.set_session_cookie(response, result.value, ctx.config)
     return response

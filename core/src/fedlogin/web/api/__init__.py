@@ -16,6 +16,7 @@ from fedlogin.web.api import (
     brands,
     connection,
     openapi,
+    outbox,
     presets,
     provider_logos,
     providers,
@@ -36,6 +37,7 @@ MODULES = (
     audit,
     sign_in_events,
     users,
+    outbox,
 )
 
 
