@@ -95,7 +95,7 @@ async def change_password(
     new_hash = await run_in_threadpool(passwords.hash_password, password)
 
     def store(session: Session) -> str:
-        row = session.get(User, principal.user_id)
+        row = session.get(User, principal.user_id, with_for_update=True)
         if row is None or row.disabled:
             raise PasswordChangeRefused("Your account is disabled.", code="user_disabled")
         if row.password_hash != old_hash:

@@ -142,7 +142,9 @@ async def sign_in(
     user_id = found.user_id
 
     def finish(session: Session) -> SignedIn:
-        user = session.get(User, user_id)
+        # Locked until the session is stored: an admin disabling the user meanwhile waits,
+        # then ends this session too (fedlogin.accounts.admin_users).
+        user = session.get(User, user_id, with_for_update=True)
         if user is None or user.password_hash != checked_hash:
             # Deleted, or its password changed while this one was being checked.
             raise invalid_credentials()
