@@ -56,3 +56,33 @@ def decide_email_trust(mode: str, claims: NormalizedClaims) -> EmailTrust:
     if claims.email_verified is True:
         return EmailTrust(email, True, "provider_verified")
     return EmailTrust(email, False, "provider_unverified")
+
+
+#: Presets whose providers let any tenant's administrator set a user's email to any address
+#: (nOAuth): under Trust IdP such an address would be trusted unverified. The Azure AD
+#: plugin's preset (fedlogin-azure-ad); its own rule (``xms_edov``) is what Verify with
+#: Claim relies on.
+UNVERIFIED_EMAIL_PRESETS = frozenset({"azure-ad"})
+
+
+@attrs.frozen
+class TrustWarning:
+    """A risk of the chosen email trust mode, for the admin console (SECURITY.md, nOAuth)."""
+
+    code: str
+    message: str
+
+
+def trust_mode_warnings(preset: str, mode: str) -> list[TrustWarning]:
+    if mode == TRUST_IDP and preset in UNVERIFIED_EMAIL_PRESETS:
+        return [
+            TrustWarning(
+                "trust_idp_unverified_email",
+                "Trust IdP trusts Microsoft's email claim, which an administrator of any "
+                "tenant can set to any address (nOAuth): someone could then sign in to an "
+                "existing account with that address, or take it for a new one. Use Verify "
+                "with Claim (Microsoft's xms_edov marks addresses it verified) unless only "
+                "your own tenant, whose directory you control, can sign in.",
+            )
+        ]
+    return []

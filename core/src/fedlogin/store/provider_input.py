@@ -60,6 +60,7 @@ READ_ONLY_FIELDS = (
     "id",
     "callback_url",
     "brand_callback_urls",
+    "warnings",
     "client_secret_set",
     "logo_id",
     "logo_url",

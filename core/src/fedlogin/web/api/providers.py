@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import attrs
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from fedlogin.accounts.email_trust import trust_mode_warnings
 from fedlogin.errors import FedloginError
 from fedlogin.plugins import Plugins
 from fedlogin.store.changes import begin_admin_change
@@ -60,6 +62,9 @@ def provider_view(request: Request, service: IdentityProviders, row: IdentityPro
     view["logo_url"] = (
         str(request.url_for("provider_logo", identifier=row.identifier)) if row.logo_id else None
     )
+    view["warnings"] = [
+        attrs.asdict(warning) for warning in trust_mode_warnings(row.preset, row.email_trust_mode)
+    ]
     return view
 
 

@@ -78,6 +78,16 @@ _PROVIDER_READ_ONLY: JsonSchema = {
             },
         },
     },
+    "warnings": {
+        "type": "array",
+        "readOnly": True,
+        "description": "Risks of the configuration the console shows, such as Trust IdP on "
+        "Azure AD (trust_idp_unverified_email).",
+        "items": {
+            "type": "object",
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        },
+    },
     "client_secret_set": {"type": "boolean", "readOnly": True},
     "logo_id": {"type": ["integer", "null"], "readOnly": True},
     "logo_url": {"type": ["string", "null"], "readOnly": True},
