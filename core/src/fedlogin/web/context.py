@@ -1,8 +1,9 @@
 """Everything a request needs from the process, built once when the app starts.
 
 Routes reach it with :func:`app_context`. It holds no per-user state: sessions, pending flows
-and counters live in the database (X4); only caches of public documents (discovery, JWKS)
-and the one outbound HTTP client live here.
+and counters live in the database (X4); only caches of public documents (discovery, JWKS),
+of the configuration (checked against its version on every use) and the one outbound HTTP
+client live here.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.requests import HTTPConnection
 from fedlogin.config import Config
 from fedlogin.oidc import DiscoveryCache, JwksCache, Outbound, OutboundSettings
 from fedlogin.plugins import Plugins
+from fedlogin.store.config_cache import ConfigCache
 from fedlogin.store.database import Database
 from fedlogin.store.secrets import SecretBox
 
@@ -33,6 +35,8 @@ class AppContext:
     outbound: Outbound
     discovery: DiscoveryCache
     jwks: JwksCache
+    #: What pages derive from the configuration, dropped when an admin changes it (X4).
+    config_cache: ConfigCache
 
     @classmethod
     def create(
@@ -44,14 +48,16 @@ class AppContext:
         outbound_settings: OutboundSettings | None = None,
     ) -> AppContext:
         outbound = Outbound(outbound_settings or OutboundSettings.from_config(config))
+        database = database or Database.from_config(config)
         return cls(
             config=config,
-            database=database or Database.from_config(config),
+            database=database,
             plugins=plugins or Plugins.load(),
             secrets=SecretBox.from_config(config),
             outbound=outbound,
             discovery=DiscoveryCache(outbound),
             jwks=JwksCache(outbound),
+            config_cache=ConfigCache(database),
         )
 
     async def transaction(self, work: Callable[[Session], T]) -> T:
@@ -69,6 +75,7 @@ class AppContext:
 
     async def close(self) -> None:
         await self.outbound.aclose()
+        self.config_cache.close()
 
 
 def app_context(connection: HTTPConnection) -> AppContext:

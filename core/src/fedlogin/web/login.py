@@ -28,10 +28,11 @@ from fedlogin.accounts.provisioning import Provisioned
 from fedlogin.errors import UnknownPreset
 from fedlogin.signin import flow
 from fedlogin.signin.errors import SignInRefused
-from fedlogin.store.brands import effective_login_config
+from fedlogin.store.brands import LoginConfig, effective_login_config
+from fedlogin.store.fields import normalize_host
 from fedlogin.store.tables import IdentityProvider, User
 from fedlogin.web import sessions
-from fedlogin.web.context import app_context
+from fedlogin.web.context import AppContext, app_context
 from fedlogin.web.pages import render
 from fedlogin.web.verification import waiting_url
 
@@ -86,25 +87,11 @@ async def render_login(
     ctx = app_context(request)
     host = request_host(request)
 
-    def load(session: Session) -> tuple[Any, list[IdentityProvider]]:
-        login = effective_login_config(session, host)
-        rows: list[IdentityProvider] = []
-        if login.federated_login_enabled and login.identity_providers:
-            query = select(IdentityProvider).where(
-                col(IdentityProvider.identifier).in_(login.identity_providers)
-            )
-            rows = list(session.exec(query).all())
-        return login, rows
-
-    login, rows = await ctx.transaction(load)
-    plugins = ctx.plugins.for_brand(login.disabled_plugins)
-    by_identifier = {row.identifier: row for row in rows}
-    buttons = []
-    for identifier in login.identity_providers:
-        row = by_identifier.get(identifier)
-        if row is None or not _preset_available(plugins, row.preset):
-            continue
-        buttons.append(LoginButton(identifier, row.button_text, logo_url(row)))
+    # Per process, until an admin changes anything (one version read per request, X4).
+    offer = await ctx.config_cache.get(
+        ("login page", normalize_host(host)), lambda session: load_offer(session, host, ctx)
+    )
+    login, buttons = offer.login, offer.buttons
     browser, new_browser = sessions.browser_id(request)
     request.state.csrf_token = sessions.csrf_token_for(browser)
     signed_in = await _signed_in_user(request)
@@ -125,6 +112,33 @@ async def render_login(
     if new_browser:
         sessions.set_browser_cookie(response, browser, ctx.config)
     return response
+
+
+@attrs.frozen
+class LoginOffer:
+    """What the login page on one host offers: its settings and its provider buttons."""
+
+    login: LoginConfig
+    buttons: tuple[LoginButton, ...]
+
+
+def load_offer(session: Session, host: str, ctx: AppContext) -> LoginOffer:
+    login = effective_login_config(session, host)
+    rows: list[IdentityProvider] = []
+    if login.federated_login_enabled and login.identity_providers:
+        query = select(IdentityProvider).where(
+            col(IdentityProvider.identifier).in_(login.identity_providers)
+        )
+        rows = list(session.exec(query).all())
+    plugins = ctx.plugins.for_brand(login.disabled_plugins)
+    by_identifier = {row.identifier: row for row in rows}
+    buttons = []
+    for identifier in login.identity_providers:
+        row = by_identifier.get(identifier)
+        if row is None or not _preset_available(plugins, row.preset):
+            continue
+        buttons.append(LoginButton(identifier, row.button_text, logo_url(row)))
+    return LoginOffer(login, tuple(buttons))
 
 
 def _preset_available(plugins: Any, preset: str) -> bool:

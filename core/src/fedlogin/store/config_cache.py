@@ -1,0 +1,134 @@
+"""Per-process values derived from the configuration, valid while the config version stands (X4).
+
+Pages that every visitor opens (the login page) read providers, settings and brands that
+change only when an admin changes them. Each process keeps what it derived from them here,
+under the configuration version (:mod:`fedlogin.store.changes`) it was read at. Every
+:meth:`ConfigCache.get` first reads the version — one primary-key read of one row — and drops
+everything when it moved, so an admin change made through any process applies to the very
+next request on every process, as if nothing were cached.
+
+The version is read on a connection of its own, outside the pool and outside any
+transaction (autocommit): a single ``SELECT`` with no ``BEGIN``, no session and no pool
+checkout costs a few microseconds. On SQLite it runs on the event loop (a local file, read
+without waiting for writers in WAL mode); on PostgreSQL it goes to a worker thread like every
+other query, since it is a network round trip.
+
+A value is stored under the version read *in the transaction that loaded it*, read before the
+rows it derives from: the rows are at least as new as the version, so nothing older than
+what the version says is ever served. Entries are kept least-recently-used first and at most
+:data:`MAX_ENTRIES` (keys may come from a request, such as its ``Host``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar, cast
+
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from fedlogin.store.changes import config_version
+from fedlogin.store.database import Database
+
+T = TypeVar("T")
+
+MAX_ENTRIES = 1024
+_VERSION_QUERY = "SELECT version FROM config_version WHERE id = 1"
+
+
+class ConfigCache:
+    """Values keyed by the caller's key, all dropped when the configuration version moves."""
+
+    def __init__(self, database: Database, *, max_entries: int = MAX_ENTRIES) -> None:
+        self._database = database
+        self._max_entries = max_entries
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._version: int | None = None
+        self._lock = threading.Lock()  # the entries; held only in memory, never over a query
+        self._connection_lock = threading.Lock()
+        self._connection: Any = None  # the DBAPI connection for version reads
+
+    async def get(self, key: Hashable, load: Callable[[Session], T]) -> T:
+        """The value of ``key``; ``load(session)`` computes it when the cached one is stale."""
+        version = await self.current_version()
+        with self._lock:
+            self._adopt(version)
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return cast(T, self._entries[key])
+
+        def run() -> tuple[int, T]:
+            with self._database.transaction() as session:
+                return config_version(session), load(session)
+
+        loaded_at, value = await run_in_threadpool(run)
+        with self._lock:
+            self._adopt(loaded_at)
+            self._entries[key] = value
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+        return value
+
+    async def current_version(self) -> int:
+        if self._database.is_sqlite:
+            return self._read_version()
+        return await run_in_threadpool(self._read_version)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._version = None
+
+    def close(self) -> None:
+        with self._connection_lock:
+            self._drop_connection()
+
+    def _adopt(self, version: int) -> None:
+        """Keep only entries loaded at ``version``: any other version, older or newer, clears.
+
+        A load that raced an admin change may store its value under the version before it; the
+        next request reads the new version and clears it again. Entries are therefore always
+        of the version just read, and a version that goes back (the row recreated) clears too.
+        """
+        if version != self._version:
+            self._entries.clear()
+            self._version = version
+
+    def _read_version(self) -> int:
+        with self._connection_lock:
+            try:
+                return self._query_version()
+            except self._database.engine.dialect.loaded_dbapi.Error:
+                # A connection the server closed (a restart): one new connection, one retry.
+                self._drop_connection()
+                return self._query_version()
+
+    def _query_version(self) -> int:
+        if self._connection is None:
+            self._connection = self._new_connection()
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute(_VERSION_QUERY)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        return int(row[0]) if row else 0
+
+    def _new_connection(self) -> Any:
+        # From the engine, so that its connect-time setup (SQLite's WAL, busy timeout, no
+        # implicit transactions) applies; detached, so that it does not hold a pool slot.
+        proxied = self._database.engine.raw_connection()
+        connection: Any = proxied.dbapi_connection
+        proxied.detach()
+        if not self._database.is_sqlite:
+            connection.autocommit = True  # no transaction left open between reads
+        return connection
+
+    def _drop_connection(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):  # already broken; a new one replaces it
+                self._connection.close()
+            self._connection = None
