@@ -19,6 +19,7 @@ from fedlogin.config import Config
 from fedlogin.web import (
     account,
     api,
+    console,
     linking,
     login,
     password_login,
@@ -59,5 +60,6 @@ def site_routes() -> list[BaseRoute]:
         *account.ROUTES,
         *verification.ROUTES,
         *linking.ROUTES,
+        *console.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
