@@ -87,9 +87,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_email_verification_token_hash")),
     )
     op.create_index(op.f("ix_email_verification_email"), "email_verification", ["email"])
-    op.create_index(
-        op.f("ix_email_verification_expires_at"), "email_verification", ["expires_at"]
-    )
+    op.create_index(op.f("ix_email_verification_expires_at"), "email_verification", ["expires_at"])
 
 
 def downgrade() -> None:
