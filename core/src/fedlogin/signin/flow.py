@@ -24,7 +24,6 @@ plugins the request's brand allows.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any, Generic, Protocol, TypeVar
@@ -34,16 +33,13 @@ import attrs
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from fedlogin.accounts import linking, verification
-from fedlogin.accounts.email_trust import EmailTrust, decide_email_trust
+from fedlogin.accounts.email_trust import decide_email_trust
 from fedlogin.accounts.identities import IdentityKey
 from fedlogin.accounts.mapping import MappedProfile, map_attributes
 from fedlogin.accounts.provisioning import EmailVerificationRequired, Provisioned, provision
 from fedlogin.claims import normalize_email
 from fedlogin.config import Config
 from fedlogin.errors import FedloginError, UnknownPreset
-from fedlogin.mail.delivery import deliver_queued
-from fedlogin.mail.message import mask_address
 from fedlogin.oidc import (
     ClientCredentials,
     DiscoveryCache,
@@ -59,13 +55,14 @@ from fedlogin.oidc import (
 )
 from fedlogin.plugins import Plugins
 from fedlogin.presets import NormalizedClaims
-from fedlogin.signin import events, pending
+from fedlogin.signin import events, pending, purposes
 from fedlogin.signin.errors import (
     REDIRECT_LOOP_HINTS,
     USER_NOT_CREATED_HINTS,
     SignInRefused,
     refusal_from,
 )
+from fedlogin.signin.purposes import LINK, PURPOSES, SIGN_IN, VerificationStarted
 from fedlogin.store.brands import LoginConfig, brand_for_host, effective_login_config
 from fedlogin.store.provider_views import callback_url
 from fedlogin.store.secrets import SecretBox
@@ -73,12 +70,6 @@ from fedlogin.store.tables import IdentityProvider, PendingFlow
 from fedlogin.store.types import utcnow
 
 T = TypeVar("T")
-logger = logging.getLogger(__name__)
-
-SIGN_IN = "sign_in"
-LINK = "link"
-PURPOSES = (SIGN_IN, LINK)
-LINK_REFUSED_TITLE = "The account could not be connected"
 
 #: SECURITY.md: explicit, at most 60 s, on the ID token's exp and iat.
 ID_TOKEN_LEEWAY = 60
@@ -112,14 +103,6 @@ class SignInResult(Generic[T]):
     value: T
     #: A link flow linked the identity to the signed-in user (no one else was signed in).
     linked: bool = False
-
-
-@attrs.frozen
-class VerificationStarted:
-    """No account yet: the address must be proven on the waiting page ``handle`` names."""
-
-    handle: str
-    masked_email: str
 
 
 @attrs.frozen
@@ -282,16 +265,8 @@ async def finish(
     work = _finish(ctx, attempt, params, browser, host, on_success, session_user_id)
     result = await _recorded(ctx, attempt, work)
     if isinstance(result, VerificationStarted) or result.linked:
-        await _deliver_mail(ctx)  # the verification email, the "account connected" notice
+        await purposes.deliver_mail(ctx)  # the verification email, the "connected" notice
     return result
-
-
-async def _deliver_mail(ctx: FlowContext) -> None:
-    """Send what the finished transaction queued; a mail failure never undoes a sign-in."""
-    try:
-        await deliver_queued(ctx)
-    except Exception:
-        logger.exception("Queued email could not be delivered; it stays in the outbox")
 
 
 async def _finish(
@@ -326,7 +301,7 @@ async def _finish(
         attempt.provider_id = offer_state.provider.id
     _check_flow(flow, offer_state, browser)
     assert flow is not None and browser is not None
-    _check_purpose(flow, session_user_id)
+    purposes.check_purpose(flow, session_user_id)
     attempt.brand_id = flow.brand_id
     offer = _check_offer(offer_state, attempt, ctx.plugins)
     provider = offer.provider
@@ -354,26 +329,9 @@ async def _finish(
     def sign_in(session: Session) -> SignInResult[T] | VerificationStarted:
         now = utcnow()
         if flow.purpose == LINK:
-            assert flow.link_user_id is not None  # _check_purpose
-            try:
-                provisioned = linking.link(
-                    session,
-                    user_id=flow.link_user_id,
-                    key=key,
-                    email=trust.email,
-                    provider_name=provider.name,
-                    site=urlsplit(flow.redirect_uri).netloc,
-                    now=now,
-                )
-            except linking.LinkRefused as exc:
-                raise SignInRefused(
-                    exc.message,
-                    code=exc.code,
-                    step="provisioning",
-                    title=LINK_REFUSED_TITLE,
-                    hint=exc.hint,
-                    status=exc.status,
-                ) from exc
+            provisioned = purposes.link(
+                session, flow, provider=provider, key=key, trust=trust, now=now
+            )
         else:
             try:
                 provisioned = provision(
@@ -386,8 +344,17 @@ async def _finish(
                     now=now,
                 )
             except EmailVerificationRequired:
-                return _start_verification(
-                    ctx, session, flow, provider, key, trust, profile, browser, claims
+                return purposes.start_verification(
+                    session,
+                    flow,
+                    provider=provider,
+                    key=key,
+                    trust=trust,
+                    profile=profile,
+                    browser=browser,
+                    claims=claims,
+                    retention_days=ctx.config.sign_in_event_retention_days,
+                    now=now,
                 )
         value = on_success(session, provisioned)
         user = provisioned.user
@@ -418,56 +385,6 @@ async def _finish(
         # The same identity signed in (or was linked) twice at once and both tried to link
         # it: the other transaction won, so this one now finds the identity.
         return await ctx.transaction(sign_in)
-
-
-def _start_verification(
-    ctx: FlowContext,
-    session: Session,
-    flow: PendingFlow,
-    provider: IdentityProvider,
-    key: IdentityKey,
-    trust: EmailTrust,
-    profile: MappedProfile,
-    browser: str,
-    claims: Mapping[str, Any],
-) -> VerificationStarted:
-    """P15: no account until the address is proven; the email goes out after the commit."""
-    assert trust.email is not None  # needs_verification
-    pending_sign_in = verification.PendingSignIn(
-        email=trust.email,
-        key=key,
-        profile=profile,
-        provider_name=provider.name,
-        next_url=flow.next_url,
-        brand_id=flow.brand_id,
-    )
-    try:
-        row = verification.start(
-            session,
-            pending_sign_in,
-            browser=browser,
-            origin=_origin(flow.redirect_uri),
-            now=utcnow(),
-        )
-    except verification.VerificationRefused as exc:
-        raise SignInRefused(
-            exc.message, code=exc.code, step="provisioning", hint=exc.hint, status=exc.status
-        ) from exc
-    masked = mask_address(trust.email)
-    events.record(
-        session,
-        provider_identifier=provider.identifier,
-        provider_id=provider.id,
-        outcome=events.REFUSED,
-        step="provisioning",
-        code="email_verification_sent",
-        message=f"No account yet: the address {masked} is not trusted ({trust.reason}), so a "
-        "verification email was sent; the account is created once it is proven.",
-        claims=claims,
-        brand_id=flow.brand_id,
-        retention_days=ctx.config.sign_in_event_retention_days,
-    )
-    return VerificationStarted(row.handle, masked)
 
 
 def _check_flow(flow: PendingFlow | None, state: _OfferState, browser: str | None) -> None:
@@ -516,29 +433,6 @@ def _check_flow(flow: PendingFlow | None, state: _OfferState, browser: str | Non
             code="provider_mismatch",
             step="state",
             hints=REDIRECT_LOOP_HINTS[:1],
-        )
-
-
-def _check_purpose(flow: PendingFlow, session_user_id: int | None) -> None:
-    """A link flow finishes only for the user who started it, still signed in here."""
-    if flow.purpose == SIGN_IN:
-        return
-    if flow.purpose != LINK or flow.link_user_id is None:
-        raise SignInRefused(
-            "This response belongs to a flow this site does not know how to finish.",
-            code="flow_purpose_unknown",
-            step="state",
-            hint="Start again from the login page.",
-        )
-    if session_user_id != flow.link_user_id:
-        raise SignInRefused(
-            "This connection was started by an account that is no longer the one signed in "
-            "here, so nothing was connected and nobody was signed in.",
-            code="link_session_changed",
-            step="state",
-            title=LINK_REFUSED_TITLE,
-            hint="Sign in to your account and start again from Account → Security.",
-            status=403,
         )
 
 

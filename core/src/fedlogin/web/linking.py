@@ -33,7 +33,7 @@ from fedlogin.accounts.password_change import RECENT_SIGN_IN, signed_in_recently
 from fedlogin.errors import FedloginError, UnknownPreset
 from fedlogin.mail.delivery import deliver_queued
 from fedlogin.plugins import Plugins
-from fedlogin.signin import flow
+from fedlogin.signin import flow, purposes
 from fedlogin.signin.errors import SignInRefused
 from fedlogin.store.brands import LoginConfig, effective_login_config
 from fedlogin.store.tables import BrowserSession, IdentityProvider, User
@@ -133,7 +133,7 @@ async def start_link(request: Request) -> Response:
             host=request_host(request),
             browser=browser,
             next_url=f"{PAGE}?{urlencode({'connected': identifier})}",
-            purpose=flow.LINK,
+            purpose=purposes.LINK,
             link_user_id=browser_session.user_id,
         )
     except SignInRefused as refusal:

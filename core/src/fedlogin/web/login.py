@@ -28,6 +28,7 @@ from fedlogin.accounts.provisioning import Provisioned
 from fedlogin.errors import UnknownPreset
 from fedlogin.signin import flow
 from fedlogin.signin.errors import SignInRefused
+from fedlogin.signin.purposes import VerificationStarted
 from fedlogin.store.brands import LoginConfig, effective_login_config
 from fedlogin.store.fields import normalize_host
 from fedlogin.store.tables import IdentityProvider, User
@@ -221,7 +222,7 @@ async def callback(request: Request) -> Response:
             # The callback reloaded after it signed this browser in: nothing to do again.
             return RedirectResponse(DEFAULT_NEXT, status_code=303, headers=_NO_STORE)
         return refusal_page(request, refusal)
-    if isinstance(result, flow.VerificationStarted):
+    if isinstance(result, VerificationStarted):
         # No account until the address is proven (fedlogin.web.verification).
         return RedirectResponse(waiting_url(result.handle), status_code=303, headers=_NO_STORE)
     response = RedirectResponse(result.next_url or DEFAULT_NEXT, status_code=303, headers=_NO_STORE)
