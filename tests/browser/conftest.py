@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 import httpx
@@ -295,9 +296,15 @@ def new_page(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """``new_page(**context_options)``: a page in a fresh browser context (its own cookies).
 
     When the test fails, each page's screenshot and HTML are kept in :data:`FAILURES` (outside
-    pytest's temporary folders, which other runs rotate away).
+    pytest's temporary folders, which other runs rotate away). When it passed, no page of the
+    server may have logged an error to the browser console: a script error or a refused
+    inline script or style (the pages' Content-Security-Policy) fails the test.
     """
     contexts: list[Any] = []
+    errors: list[str] = []
+
+    def record(where: str, text: str) -> None:
+        errors.append(f"{where}: {text}")
 
     def make(**options: Any) -> Any:
         options.setdefault("viewport", {"width": 1280, "height": 900})
@@ -305,6 +312,15 @@ def new_page(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(STEP_TIMEOUT_MS)
+        page.on(
+            "console",
+            lambda message: (
+                message.type == "error"
+                and not _page_status(message.location.get("url", ""), message.text)
+                and record(message.location.get("url", page.url), message.text)
+            ),
+        )
+        page.on("pageerror", lambda error: record(page.url, str(error)))
         return page
 
     yield make
@@ -317,6 +333,19 @@ def new_page(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
             (folder / f"page-{number}.html").write_text(page.content(), "utf-8")
             print(f"page {number} was at {page.url}: see {folder}/page-{number}.png")
         context.close()
+    if not failed and "site" in request.fixturenames:
+        port = request.getfixturevalue("site").port
+        ours = [e for e in errors if f"127.0.0.1:{port}/" in e or f"localhost:{port}/" in e]
+        assert not ours, "the browser console shows errors:\n" + "\n".join(ours)
+
+
+def _page_status(url: str, text: str) -> bool:
+    """A page answered 4xx on purpose (a refused form is 422): not a broken resource.
+
+    Logos, scripts and stylesheets (``/api/``, ``/static/``) failing to load stay errors.
+    """
+    path = urlsplit(url).path
+    return text.startswith("Failed to load resource") and not path.startswith(("/api/", "/static/"))
 
 
 def sign_in_to_console(page: Any, site: Site) -> None:

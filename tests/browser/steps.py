@@ -65,3 +65,36 @@ def sign_in_at_op(page: Any, login: str) -> None:
     page.click("button[type=submit]")
     consent = page.wait_for_selector("form:has(input[name=prompt][value=consent]) button")
     consent.click()
+
+
+#: Checks a person using a keyboard or a screen reader relies on, run in the page.
+_ACCESSIBILITY = """() => {
+  const problems = [];
+  if (!document.documentElement.lang) problems.push("the page has no lang");
+  const headings = document.querySelectorAll("h1").length;
+  if (headings !== 1) problems.push(headings + " h1 headings");
+  const visible = (el) => !el.closest("[hidden], [aria-hidden=true]") && el.type !== "hidden";
+  for (const el of document.querySelectorAll("input, select, textarea, button")) {
+    if (!visible(el)) continue;
+    const labelled = (el.labels && [...el.labels].some((l) => l.textContent.trim()))
+      || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby")
+      || (el.tagName === "BUTTON" && el.textContent.trim());
+    if (!labelled) problems.push("no accessible name: " + el.outerHTML.slice(0, 120));
+  }
+  for (const img of document.querySelectorAll("img")) {
+    if (!img.hasAttribute("alt")) problems.push("image without alt: " + img.src);
+  }
+  const ids = [...document.querySelectorAll("[id]")].map((el) => el.id);
+  const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
+  if (twice.length) problems.push("ids used twice: " + [...new Set(twice)].join(", "));
+  for (const link of document.querySelectorAll("a[href^='#']")) {
+    const target = link.getAttribute("href").slice(1);
+    if (target && !document.getElementById(target)) problems.push("link to missing #" + target);
+  }
+  return problems;
+}"""
+
+
+def accessibility_problems(page: Any) -> list[str]:
+    problems: list[str] = page.evaluate(_ACCESSIBILITY)
+    return problems

@@ -16,6 +16,7 @@ import pytest
 
 from tests.browser.conftest import CLIENT_SECRET, Screenshots, Site, sign_in_to_console
 from tests.browser.steps import (
+    accessibility_problems,
     fill_provider,
     login_buttons,
     offer_providers,
@@ -165,3 +166,52 @@ def test_pages_fit_a_phone_screen(
     screenshots.take(phone, "phone-provider-form", full_page=False)
     phone.goto(site.url("/admin/identity-providers"))
     screenshots.take(phone, "phone-identity-providers", full_page=False)
+
+
+CONSOLE_PAGES = (
+    "/admin/identity-providers",
+    "/admin/identity-providers/new",
+    *(
+        f"/admin/identity-providers/new?preset={p}"
+        for p in ("azure-ad", "okta", "pingone", "gitlab")
+    ),
+    "/admin/settings/accounts",
+    "/admin/brands",
+    "/admin/brands/new",
+    "/admin/plugins",
+)
+
+
+def test_pages_have_labels_headings_and_work_from_the_keyboard(
+    site: Site, op: OidcProvider, first_admin: str, new_page: Any
+) -> None:
+    visitor = new_page()
+    for path in ("/admin/login", "/login"):
+        visitor.goto(site.url(path))
+        assert accessibility_problems(visitor) == [], path
+    # The first Tab reaches the skip link, which moves the keyboard to the content.
+    visitor.goto(site.url("/admin/login"))
+    visitor.keyboard.press("Tab")
+    assert visitor.evaluate("document.activeElement.className") == "skip-link"
+    visitor.keyboard.press("Enter")
+    assert visitor.evaluate("document.activeElement.id") == "main"
+
+    admin = new_page()
+    sign_in_to_console(admin, site)
+    for path in CONSOLE_PAGES:
+        admin.goto(site.url(path))
+        assert accessibility_problems(admin) == [], path
+
+    # Test Connection from the keyboard; a refused form moves the keyboard to its summary.
+    admin.goto(site.url("/admin/identity-providers/new?preset=generic-oidc"))
+    admin.fill("#f-domain", op.issuer)
+    admin.focus("#test-connection")
+    admin.keyboard.press("Enter")
+    admin.wait_for_selector("#connection-result[data-ok=true]")
+    assert admin.evaluate("document.activeElement.id") == "connection-result"
+    admin.fill("#f-identifier", "Bad Identifier")
+    admin.focus("#f-name")
+    admin.keyboard.press("Enter")  # implicit submission: Save, not Test Connection
+    admin.wait_for_selector("#error-summary")
+    assert admin.evaluate("document.activeElement.id") == "error-summary"
+    assert accessibility_problems(admin) == []

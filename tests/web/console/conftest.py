@@ -87,4 +87,5 @@ async def console(client: httpx.AsyncClient, admin_token: str) -> Console:
     browser = Console(client)
     signed_in = await browser.sign_in()
     assert signed_in.status_code == 303, signed_in.text[:500]
+    await browser.get(signed_in.headers["location"])  # the session's CSRF token from now on
     return browser

@@ -8,6 +8,7 @@ import re
 from datetime import UTC
 
 import httpx
+import pytest
 from fedlogin.store import audit
 from fedlogin.store.database import Database
 from fedlogin.store.providers import IdentityProviders
@@ -458,3 +459,57 @@ async def test_the_list_shows_each_providers_last_sign_ins(console: Console, db:
     assert "2030-01-02 03:04 UTC" in row.group(1)
     assert "2030-01-03 05:06 UTC" in row.group(1)
     assert "Corp SSO" in row.group(1) and "OpenID Connect" in row.group(1)
+
+
+async def test_trust_idp_on_microsoft_is_warned_about_and_brand_hosts_get_their_callback_urls(
+    console: Console, db: Database
+) -> None:
+    from fedlogin.store.brands import create_brand
+
+    with db.transaction() as session:
+        create_brand(session, {"name": "Acme", "hosts": ["login.acme.example"]}, actor="t")
+    page = await console.get(NEW + "?preset=azure-ad")
+    assert 'data-warning="trust_idp_unverified_email"' not in page.text
+    assert "http://login.acme.example/auth/callback/azure-ad" in page.text
+    values = form(identifier="entra", name="Entra", email_trust_mode="trust_idp", domain="")
+    values.update(
+        {
+            "preset_options.tenant": "common",
+            "preset_options.allowed_tenants": "",
+            "preset_options.domain_hint": "",
+        }
+    )
+    assert (await console.post(NEW + "?preset=azure-ad", values)).status_code == 303
+    page = await console.get("/admin/identity-providers/entra/edit")
+    assert 'data-warning="trust_idp_unverified_email"' in page.text
+    assert "nOAuth" in page.text
+
+
+async def test_the_client_secret_is_in_no_console_page_and_no_log_line(
+    console: Console, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    await create(console)
+    page = await console.get("/admin/identity-providers/corp/edit")
+    edited = {**edit_form(page), "client_secret": SECRET + "-2", "name": ""}  # refused
+    refused = await console.post(
+        "/admin/identity-providers/corp/edit", {**edited, "version": str(stored(db).version)}
+    )
+    assert refused.status_code == 422
+    pages = [refused] + [
+        await console.get(path)
+        for path in (
+            "/admin/identity-providers",
+            "/admin/identity-providers/corp/edit",
+            "/admin/identity-providers/corp/events",
+            "/admin/identity-providers/corp/delete",
+            "/admin/settings/accounts",
+            "/admin/brands",
+            "/admin/plugins",
+        )
+    ]
+    for shown in pages:
+        assert SECRET not in shown.text, shown.url
+    assert SECRET not in caplog.text

@@ -24,11 +24,12 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from fedlogin.accounts.email_trust import trust_mode_warnings
 from fedlogin.oidc import ConnectionReport
 from fedlogin.presets import AUTH_METHODS, PROFILE_FIELDS, ProviderPreset
 from fedlogin.store.logos import MAX_LOGO_BYTES, LogoRejected, check_logo
 from fedlogin.store.provider_input import implied_domain, render_button_text
-from fedlogin.store.provider_views import callback_url
+from fedlogin.store.provider_views import brand_callback_urls, callback_url
 from fedlogin.store.tables import EMAIL_TRUST_MODES, PROVISIONING_MODES, IdentityProvider
 from fedlogin.web.console import forms
 from fedlogin.web.console.auth import ConsoleAdmin
@@ -282,7 +283,7 @@ class FormState:
     report_fields: Mapping[str, str] = attrs.field(factory=dict)
 
 
-def render_form(
+async def render_form(
     request: Request,
     admin: ConsoleAdmin,
     preset: ProviderPreset,
@@ -296,6 +297,9 @@ def render_form(
     ctx = app_context(request)
     base = ctx.config.base_url
     identifier = row.identifier if row else (values.get("identifier") or preset.id)
+    brand_callbacks = await ctx.transaction(
+        lambda session: brand_callback_urls(session, base, identifier)
+    )
     guide = ctx.plugins.setup_guide(preset.id, callback_url(base, "{identifier}"))
     if row is not None and row.logo_id is not None:
         logo_url = f"/api/v1/identity-providers/{row.identifier}/logo?v={row.logo_id}"
@@ -323,6 +327,8 @@ def render_form(
             "action": action,
             "callback_base": callback_url(base, ""),
             "callback_url": callback_url(base, identifier),
+            "brand_callbacks": brand_callbacks,
+            "trust_warnings": trust_mode_warnings(preset.id, values.get("email_trust_mode", "")),
             "default_button_text": render_button_text(
                 preset.button_text, values.get("name") or preset.name
             ),

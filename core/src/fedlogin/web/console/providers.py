@@ -177,7 +177,7 @@ async def _new(request: Request, admin: ConsoleAdmin) -> Response:
         )
     preset = _preset(request, preset_id)
     if request.method == "GET":
-        return render_form(request, admin, preset, preset_values(preset), FormState())
+        return await render_form(request, admin, preset, preset_values(preset), FormState())
     form = await read_form(request)
     values = submitted_values(form, preset, None)
     secret = forms.text(form, "client_secret").strip()
@@ -197,7 +197,7 @@ async def _new(request: Request, admin: ConsoleAdmin) -> Response:
         identifier, stale = await with_service(request, admin, create)
     except ValidationFailed as exc:
         state = _refused_state(exc, logo, secret)
-        return render_form(request, admin, preset, values, state, status=422)
+        return await render_form(request, admin, preset, values, state, status=422)
     drop_cached_discovery(request, {stale})
     return RedirectResponse(provider_url(identifier, done="created"), status_code=303)
 
@@ -264,7 +264,7 @@ async def _tested(
     )
     if connection.wants_fragment(request):
         return render(request, "console/_connection_report.html", {"state": state})
-    return render_form(request, admin, preset, values, state, row=row, version=version)
+    return await render_form(request, admin, preset, values, state, row=row, version=version)
 
 
 # -- edit -------------------------------------------------------------------------------------
@@ -291,7 +291,7 @@ async def _edit(request: Request, admin: ConsoleAdmin) -> Response:
     preset = _row_preset(request, row)
     if request.method == "GET":
         state = FormState(notice=_notice(request))
-        return render_form(
+        return await render_form(
             request, admin, preset, row_values(row, preset), state, row=row, version=row.version
         )
     form = await read_form(request)
@@ -325,12 +325,12 @@ async def _edit(request: Request, admin: ConsoleAdmin) -> Response:
         changed, stale = await with_service(request, admin, update)
     except ValidationFailed as exc:
         state = _refused_state(exc, logo, secret)
-        return render_form(
+        return await render_form(
             request, admin, preset, values, state, row=row, version=expected, status=422
         )
     except VersionConflict as exc:
         state = FormState(summary=exc.message, conflict=True, secret_typed=bool(secret), logo=logo)
-        return render_form(
+        return await render_form(
             request, admin, preset, values, state, row=row, version=expected, status=409
         )
     drop_cached_discovery(request, stale)
