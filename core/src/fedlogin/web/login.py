@@ -30,7 +30,6 @@ from fedlogin.signin import flow
 from fedlogin.signin.errors import SignInRefused
 from fedlogin.signin.purposes import VerificationStarted
 from fedlogin.store.brands import LoginConfig, effective_login_config
-from fedlogin.store.fields import normalize_host
 from fedlogin.store.tables import IdentityProvider, User
 from fedlogin.web import sessions
 from fedlogin.web.context import AppContext, app_context
@@ -90,7 +89,7 @@ async def render_login(
 
     # Per process, until an admin changes anything (one version read per request, X4).
     offer = await ctx.config_cache.get(
-        ("login page", normalize_host(host)), lambda session: load_offer(session, host, ctx)
+        ("login page", host), lambda session: load_offer(session, host, ctx)
     )
     login, buttons = offer.login, offer.buttons
     browser, new_browser = sessions.browser_id(request)
