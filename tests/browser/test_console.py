@@ -183,7 +183,7 @@ CONSOLE_PAGES = (
 
 
 def test_pages_have_labels_headings_and_work_from_the_keyboard(
-    site: Site, op: OidcProvider, first_admin: str, new_page: Any
+    site: Site, op: OidcProvider, first_admin: str, new_page: Any, screenshots: Screenshots
 ) -> None:
     visitor = new_page()
     for path in ("/admin/login", "/login"):
@@ -215,3 +215,4 @@ def test_pages_have_labels_headings_and_work_from_the_keyboard(
     admin.wait_for_selector("#error-summary")
     assert admin.evaluate("document.activeElement.id") == "error-summary"
     assert accessibility_problems(admin) == []
+    screenshots.take(admin, "provider-form-errors", full_page=False)

@@ -1,7 +1,8 @@
 """The admin console: server-rendered pages under ``/admin`` (issue 6), one module per page group.
 
 ==================  ===========================================================================
-``signin``          ``/admin/login``, ``/admin/logout`` (the console's own admin sessions)
+``signin``          ``/admin/login``, ``/admin/logout`` (the console's own admin sessions;
+                    ``auth`` checks them and CSRF, ``throttle`` limits failed sign-ins)
 ``providers``       Identity Providers: list, Add Identity Provider (preset picker and form),
                     edit, enable/disable, delete (``provider_form`` renders the form,
                     ``connection`` runs Test Connection on the form's values)
