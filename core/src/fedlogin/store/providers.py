@@ -144,7 +144,7 @@ class IdentityProviders:
 
     def _read_new(
         self, data: Mapping[str, Any], errors: FieldErrors, *, secret_stored: bool
-    ) -> tuple[ProviderValues | None, Secret | None]:
+    ) -> tuple[ProviderValues | None, str | None]:
         reject_unknown(data, WRITABLE_FIELDS, READ_ONLY_FIELDS, errors)
         preset = self._preset(data.get("preset", DEFAULT_PRESET), errors)
         raw = self._create_raw(data, preset)
