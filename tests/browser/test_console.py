@@ -82,7 +82,6 @@ def test_admin_adds_a_provider_tests_it_offers_it_and_a_user_signs_in_with_it(
     admin.goto(site.url("/admin/identity-providers"))
     row = admin.wait_for_selector("tr[data-provider-row=company-sso]")
     assert "UTC" in row.inner_text()  # the last successful sign-in
-    screenshots.take(admin, "identity-providers")
 
 
 def test_the_preset_picker_shows_third_party_presets_and_the_plugins_page_broken_plugins(
@@ -115,6 +114,9 @@ def test_a_brand_with_a_plugin_switched_off_hides_that_provider_on_its_host(
     fill_provider(admin, identifier="partner-sso", name="Partner SSO", domain=op.issuer)
     save_new_provider(admin, "partner-sso")
     offer_providers(admin, site, "gitlab", "partner-sso")
+    admin.goto(site.url("/admin/identity-providers"))
+    assert "GitLab" in admin.inner_text("tr[data-provider-row=gitlab]")
+    screenshots.take(admin, "identity-providers")
 
     brand_host = f"localhost:{site.port}"
     admin.goto(site.url("/admin/brands"))
@@ -128,6 +130,9 @@ def test_a_brand_with_a_plugin_switched_off_hides_that_provider_on_its_host(
     shown = [item.get_attribute("data-preview-provider") for item in preview]
     assert "partner-sso" in shown and "gitlab" not in shown
     screenshots.take(admin, "brand")
+    admin.goto(site.url("/admin/brands"))
+    assert "localhost" in admin.inner_text("tr[data-brand=Partner]")
+    screenshots.take(admin, "brands")
 
     platform = new_page()
     platform.goto(site.url("/login"))
@@ -158,7 +163,13 @@ def test_pages_fit_a_phone_screen(
 ) -> None:
     phone = new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     sign_in_to_console(phone, site)
-    for path in ("/admin/identity-providers/new?preset=azure-ad", "/admin/settings/accounts"):
+    for path in (
+        "/admin/identity-providers",
+        "/admin/identity-providers/new?preset=azure-ad",
+        "/admin/settings/accounts",
+        "/admin/brands",
+        "/admin/plugins",
+    ):
         phone.goto(site.url(path))
         overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
