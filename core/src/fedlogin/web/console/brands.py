@@ -102,7 +102,7 @@ async def _list(request: Request, admin: ConsoleAdmin) -> Response:
 
     def load(session: Session) -> list[tuple[Brand, LoginPreview | None]]:
         return [
-            (row, login_preview(session, ctx.plugins, row.hosts[0]) if row.hosts else None)
+            (row, login_preview(session, ctx, row.hosts[0]) if row.hosts else None)
             for row in list_brands(session)
         ]
 
@@ -148,7 +148,7 @@ async def _edit(request: Request, admin: ConsoleAdmin) -> Response:
 
     def load(session: Session) -> tuple[Brand, list[IdentityProvider], LoginPreview | None]:
         row = get_brand(session, number)
-        preview = login_preview(session, ctx.plugins, row.hosts[0]) if row.hosts else None
+        preview = login_preview(session, ctx, row.hosts[0]) if row.hosts else None
         return row, all_providers(session), preview
 
     row, providers, preview = await ctx.transaction(load)
@@ -241,7 +241,7 @@ async def _refuse_delete(
 
     def load(session: Session) -> tuple[Brand, list[IdentityProvider], LoginPreview | None]:
         row = get_brand(session, number)
-        preview = login_preview(session, ctx.plugins, row.hosts[0]) if row.hosts else None
+        preview = login_preview(session, ctx, row.hosts[0]) if row.hosts else None
         return row, all_providers(session), preview
 
     row, providers, preview = await ctx.transaction(load)

@@ -45,7 +45,7 @@ async def _load(
         return (
             get_settings(session),
             all_providers(session),
-            login_preview(session, ctx.plugins, host),
+            login_preview(session, ctx, host),
         )
 
     return await ctx.transaction(load)
