@@ -267,6 +267,13 @@ def _raw(value: object) -> str:
 # -- rendering --------------------------------------------------------------------------------
 
 
+def logo_url(row: IdentityProvider) -> str:
+    """The provider's logo as the console shows it (a new upload shows at once: ``?v=``)."""
+    if row.logo_id is not None:
+        return f"/api/v1/identity-providers/{row.identifier}/logo?v={row.logo_id}"
+    return f"/api/v1/presets/{row.preset}/logo"
+
+
 @attrs.frozen
 class FormState:
     """Everything one rendering of the form shows besides the preset and its values."""
@@ -301,10 +308,7 @@ async def render_form(
         lambda session: brand_callback_urls(session, base, identifier)
     )
     guide = ctx.plugins.setup_guide(preset.id, callback_url(base, "{identifier}"))
-    if row is not None and row.logo_id is not None:
-        logo_url = f"/api/v1/identity-providers/{row.identifier}/logo?v={row.logo_id}"
-    else:
-        logo_url = f"/api/v1/presets/{preset.id}/logo"
+    current_logo = logo_url(row) if row is not None else f"/api/v1/presets/{preset.id}/logo"
     if row is not None:
         title = f"{row.name}: Identity Provider"
         action = f"/admin/identity-providers/{row.identifier}/edit"
@@ -332,7 +336,7 @@ async def render_form(
             "default_button_text": render_button_text(
                 preset.button_text, values.get("name") or preset.name
             ),
-            "logo_url": logo_url,
+            "logo_url": current_logo,
             "has_own_logo": row is not None and row.logo_id is not None,
             "auth_methods": AUTH_METHOD_CHOICES,
             "provisioning_modes": PROVISIONING_CHOICES,

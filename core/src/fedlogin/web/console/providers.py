@@ -46,6 +46,7 @@ from fedlogin.web.console.provider_form import (
     Values,
     changes,
     create_data,
+    logo_url,
     preset_values,
     read_logo,
     render_form,
@@ -120,7 +121,7 @@ async def _list_page(
             "preset_name": presets.get(row.preset),
             "last_success": last.get((row.identifier, "success")),
             "last_failure": last.get((row.identifier, "refused")),
-            "logo_url": _logo_url(row),
+            "logo_url": logo_url(row),
         }
         for row in rows
     ]
@@ -136,12 +137,6 @@ async def _list_page(
         },
         status=status,
     )
-
-
-def _logo_url(row: IdentityProvider) -> str:
-    if row.logo_id is not None:
-        return f"/api/v1/identity-providers/{row.identifier}/logo?v={row.logo_id}"
-    return f"/api/v1/presets/{row.preset}/logo"
 
 
 _NOTICES = {
