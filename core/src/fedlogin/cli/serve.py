@@ -100,11 +100,18 @@ def _stopped(signum: int, frame: object) -> None:
     """The server has already stopped when uvicorn re-raises the signal: nothing to do."""
 
 
+#: Paths whose last part is a secret: setup tokens, email verification links.
+_SECRET_PATHS = ("/setup/", "/verify-email/link/")
+
+
 def _redact_setup_links(record: logging.LogRecord) -> bool:
-    """Keep setup tokens out of the access log (uvicorn logs every path)."""
+    """Keep setup and verification-link tokens out of the access log (uvicorn logs every path)."""
     args = record.args
-    if isinstance(args, tuple) and len(args) >= 3 and str(args[2]).startswith("/setup/"):
-        record.args = (*args[:2], "/setup/[redacted]", *args[3:])
+    if isinstance(args, tuple) and len(args) >= 3:
+        path = str(args[2])
+        prefix = next((p for p in _SECRET_PATHS if path.startswith(p)), None)
+        if prefix is not None:
+            record.args = (*args[:2], f"{prefix}[redacted]", *args[3:])
     return True
 
 
