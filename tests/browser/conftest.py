@@ -56,7 +56,7 @@ CHROMIUM_ARGS = [
 ]
 REQUIRE_ENV = "FEDLOGIN_REQUIRE_BROWSER"
 SCREENSHOTS_ENV = "FEDLOGIN_SCREENSHOTS"
-START_TIMEOUT = 30.0
+START_TIMEOUT = 60.0
 ADMIN = "admin"
 ADMIN_PASSWORD = "browser-test admin password"
 CLIENT_ID = "fedlogin-browser"
@@ -64,7 +64,7 @@ CLIENT_SECRET = "browser-client-secret-51c2"
 #: The identifiers the tests give the providers they create (callback URLs registered at the OP).
 PROVIDER_IDENTIFIERS = ("company-sso", "partner-sso", "nojs-sso")
 #: Timeouts for a loaded 2-core machine; a step that takes longer is a failure worth seeing.
-STEP_TIMEOUT_MS = 15_000
+STEP_TIMEOUT_MS = 30_000
 FAILURES = Path(tempfile.gettempdir()) / "fedlogin-browser-failures"
 
 
