@@ -36,6 +36,11 @@ def test_admin_adds_a_provider_tests_it_offers_it_and_a_user_signs_in_with_it(
     fill_provider(admin, identifier="company-sso", name="Company SSO", domain=op.issuer)
     # The Callback URL follows the identifier typed.
     assert admin.input_value("#callback-url") == site.url("/auth/callback/company-sso")
+    admin.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    admin.click("button[data-copy=callback-url]")
+    admin.wait_for_selector("button[data-copy=callback-url]:text-is('Copied')")
+    copied = admin.evaluate("navigator.clipboard.readText()")
+    assert copied == site.url("/auth/callback/company-sso")
 
     admin.click("#test-connection")
     result = admin.wait_for_selector("#connection-result[data-ok=true]")
