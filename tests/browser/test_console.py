@@ -28,6 +28,11 @@ from tests.support.oidc_provider import OidcProvider
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
+PARTNER_LOGO = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">'
+    b'<circle cx="32" cy="32" r="28" fill="#2a7d4f"/></svg>'
+)
+
 
 def test_admin_adds_a_provider_tests_it_offers_it_and_a_user_signs_in_with_it(
     site: Site, op: OidcProvider, admin: Any, new_page: Any, screenshots: Screenshots
@@ -65,7 +70,6 @@ def test_admin_adds_a_provider_tests_it_offers_it_and_a_user_signs_in_with_it(
     offer_providers(admin, site, "company-sso")
     preview = admin.inner_text(".login-preview")
     assert "Login with Company SSO" in preview
-    screenshots.take(admin, "settings-accounts")
 
     user = new_page()
     user.goto(site.url("/login"))
@@ -117,8 +121,25 @@ def test_a_brand_with_a_plugin_switched_off_hides_that_provider_on_its_host(
     save_new_provider(admin, "gitlab")
     open_preset_form(admin, site, "OpenID Connect")
     fill_provider(admin, identifier="partner-sso", name="Partner SSO", domain=op.issuer)
+    logo = {"name": "partner.svg", "mimeType": "image/svg+xml", "buffer": PARTNER_LOGO}
+    admin.set_input_files("#f-logo", files=[logo])
+    admin.wait_for_selector("#logo-preview[src^='data:image/svg+xml']")
     save_new_provider(admin, "partner-sso")
+    assert "/api/v1/identity-providers/partner-sso/logo" in (
+        admin.get_attribute("#logo-preview", "src") or ""
+    )
     offer_providers(admin, site, "gitlab", "partner-sso")
+    screenshots.take(admin, "settings-accounts")
+    # Without saving, the arrows reorder the list; Save puts the login page in that order.
+    admin.click("button[aria-label='Move Partner SSO up']")
+    admin.wait_for_selector(".notice:has-text('Save to apply it')")
+    admin.click("button:has-text('Save settings')")
+    admin.wait_for_url("**/admin/settings/accounts?done=saved")
+    order = [
+        item.get_attribute("data-preview-provider")
+        for item in admin.query_selector_all(".login-preview [data-preview-provider]")
+    ]
+    assert order.index("partner-sso") < order.index("gitlab")
     admin.goto(site.url("/admin/identity-providers"))
     assert "GitLab" in admin.inner_text("tr[data-provider-row=gitlab]")
     screenshots.take(admin, "identity-providers")
@@ -142,6 +163,8 @@ def test_a_brand_with_a_plugin_switched_off_hides_that_provider_on_its_host(
     platform = new_page()
     platform.goto(site.url("/login"))
     assert {"gitlab", "partner-sso"} <= set(login_buttons(platform))
+    partner_logo = platform.get_attribute("[data-provider=partner-sso] img", "src") or ""
+    assert partner_logo.startswith("/api/v1/identity-providers/partner-sso/logo")
     brand = new_page()
     brand.goto(site.url("/login", host="localhost"))
     assert "partner-sso" in login_buttons(brand)
