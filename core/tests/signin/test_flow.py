@@ -12,6 +12,7 @@ import pytest
 from fedlogin.signin import flow
 from fedlogin.signin.errors import SignInRefused
 from fedlogin.store import brands
+from fedlogin.store.changes import begin_admin_change
 from fedlogin.store.tables import EmailVerification, PendingFlow, User
 from fedlogin.store.types import utcnow
 from fedlogin.web.context import AppContext
@@ -311,6 +312,7 @@ async def test_a_provider_disabled_after_the_start_refuses_the_callback(
     add_provider(context)
     url = await begin(context)
     with context.database.transaction() as session:
+        begin_admin_change(session)  # as every admin change does: processes reload
         session.execute(update(flow.IdentityProvider).values(enabled=False))
     with pytest.raises(SignInRefused) as caught:
         await complete(context, idp.authorize(url))

@@ -64,6 +64,7 @@ from fedlogin.signin.errors import (
 )
 from fedlogin.signin.purposes import LINK, PURPOSES, SIGN_IN, VerificationStarted
 from fedlogin.store.brands import LoginConfig, brand_for_host, effective_login_config
+from fedlogin.store.config_cache import ConfigCache
 from fedlogin.store.provider_views import callback_url
 from fedlogin.store.secrets import SecretBox
 from fedlogin.store.tables import IdentityProvider, PendingFlow
@@ -88,6 +89,7 @@ class FlowContext(Protocol):
     outbound: Outbound
     discovery: DiscoveryCache
     jwks: JwksCache
+    config_cache: ConfigCache
 
     def transaction(self, work: Callable[[Session], T]) -> Awaitable[T]: ...
 
@@ -169,12 +171,10 @@ async def _start(
 ) -> str:
     now = utcnow()
 
-    def load(session: Session) -> tuple[_OfferState, int]:
-        return _load_offer(session, attempt.identifier, host), pending.recent_flows(
-            session, browser, now - LOOP_WINDOW
-        )
-
-    state, recent = await ctx.transaction(load)
+    state = await _offer_state(ctx, attempt.identifier, host)
+    recent = await ctx.transaction(
+        lambda session: pending.recent_flows(session, browser, now - LOOP_WINDOW)
+    )
     offer = _check_offer(state, attempt, ctx.plugins)
     if recent >= LOOP_THRESHOLD:
         raise SignInRefused(
@@ -280,7 +280,7 @@ async def _finish(
 ) -> SignInResult[T] | VerificationStarted:
     state = params.get("state")
     if not state:
-        known = await ctx.transaction(lambda s: _load_offer(s, attempt.identifier, host))
+        known = await _offer_state(ctx, attempt.identifier, host)
         if known.provider is None:
             raise _unknown_provider(attempt.identifier)
         attempt.provider_id = known.provider.id
@@ -292,11 +292,9 @@ async def _finish(
             hints=REDIRECT_LOOP_HINTS,
         )
 
-    def consume(session: Session) -> tuple[PendingFlow | None, _OfferState]:
-        # Committed before anything is checked: the state is spent whatever happens next.
-        return pending.consume_flow(session, state), _load_offer(session, attempt.identifier, host)
-
-    flow, offer_state = await ctx.transaction(consume)
+    # Committed before anything is checked: the state is spent whatever happens next.
+    flow = await ctx.transaction(lambda session: pending.consume_flow(session, state))
+    offer_state = await _offer_state(ctx, attempt.identifier, host)
     if offer_state.provider is not None:
         attempt.provider_id = offer_state.provider.id
     _check_flow(flow, offer_state, browser)
@@ -533,6 +531,18 @@ class _OfferState:
     provider: IdentityProvider | None
     login: LoginConfig
     brand_id: int | None
+
+
+async def _offer_state(ctx: FlowContext, identifier: str, host: str) -> _OfferState:
+    """:func:`_load_offer`, cached per process until an admin changes anything (X4).
+
+    The configuration version is read at every call, so a provider disabled through any
+    process is refused by the next sign-in step on every process.
+    """
+    return await ctx.config_cache.get(
+        ("sign-in offer", identifier, host.lower()),
+        lambda session: _load_offer(session, identifier, host),
+    )
 
 
 def _load_offer(session: Session, identifier: str, host: str) -> _OfferState:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar, cast
@@ -50,6 +51,8 @@ class ConfigCache:
         self._lock = threading.Lock()  # the entries; held only in memory, never over a query
         self._connection_lock = threading.Lock()
         self._connection: Any = None  # the DBAPI connection for version reads
+        # Closes it when this cache is dropped without close() (a test's app context).
+        self._closer: weakref.finalize[Any, Any] | None = None
 
     async def get(self, key: Hashable, load: Callable[[Session], T]) -> T:
         """The value of ``key``; ``load(session)`` computes it when the cached one is stale."""
@@ -125,10 +128,16 @@ class ConfigCache:
         proxied.detach()
         if not self._database.is_sqlite:
             connection.autocommit = True  # no transaction left open between reads
+        self._closer = weakref.finalize(self, _close_quietly, connection)
         return connection
 
     def _drop_connection(self) -> None:
-        if self._connection is not None:
-            with contextlib.suppress(Exception):  # already broken; a new one replaces it
-                self._connection.close()
-            self._connection = None
+        if self._closer is not None:
+            self._closer()
+            self._closer = None
+        self._connection = None
+
+
+def _close_quietly(connection: Any) -> None:
+    with contextlib.suppress(Exception):  # already broken or closed: nothing left to free
+        connection.close()
