@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import attrs
 
+from fedlogin.cli.access_log import redact_secrets
 from fedlogin.cli.common import Subparsers, describe_database
 from fedlogin.config import BASE_URL_ENV, Config
 from fedlogin.store import admins, migrate, setup_tokens
@@ -83,7 +84,7 @@ def _run(context: AppContext, host: str, port: int) -> None:
 
     server_config = uvicorn.Config(create_app(context), host=host, port=port, log_level="info")
     # After uvicorn.Config: it configures logging when built.
-    logging.getLogger("uvicorn.access").addFilter(_redact_setup_links)
+    logging.getLogger("uvicorn.access").addFilter(redact_secrets)
     server = uvicorn.Server(server_config)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM and then raises the signal again with
     # the handlers found before it started; these make that end a normal exit (status 0).
@@ -98,21 +99,6 @@ def _run(context: AppContext, host: str, port: int) -> None:
 
 def _stopped(signum: int, frame: object) -> None:
     """The server has already stopped when uvicorn re-raises the signal: nothing to do."""
-
-
-#: Paths whose last part is a secret: setup tokens, email verification links.
-_SECRET_PATHS = ("/setup/", "/verify-email/link/")
-
-
-def _redact_setup_links(record: logging.LogRecord) -> bool:
-    """Keep setup and verification-link tokens out of the access log (uvicorn logs every path)."""
-    args = record.args
-    if isinstance(args, tuple) and len(args) >= 3:
-        path = str(args[2])
-        prefix = next((p for p in _SECRET_PATHS if path.startswith(p)), None)
-        if prefix is not None:
-            record.args = (*args[:2], f"{prefix}[redacted]", *args[3:])
-    return True
 
 
 def local_base_url(host: str, port: int) -> str:
