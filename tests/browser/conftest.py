@@ -133,7 +133,9 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Screenshots:
     return Screenshots(tmp_path_factory.mktemp("screenshots"))
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps its event loop marked running in this
+# thread until it stops, and the asyncio tests of the modules that follow could not run.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     require_browser()
     from playwright.sync_api import sync_playwright
