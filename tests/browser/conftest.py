@@ -277,9 +277,29 @@ def first_admin(site: Site, chromium: Any) -> str:
         page.click("button[type=submit]")
         page.wait_for_selector("#admin-username")
         assert page.inner_text("#admin-username") == ADMIN
+        API_TOKENS[site.base_url] = page.inner_text("#api-token").strip()
+        # The page leads a newcomer on to the console (README quick start).
+        page.click("#open-console")
+        page.wait_for_selector("#admin-username")
+        assert page.url == site.url("/admin/login")
     finally:
         context.close()
     return ADMIN
+
+
+#: The API token the setup page showed, per site (base URL).
+API_TOKENS: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def admin_api(site: Site, first_admin: str) -> Iterator[httpx.Client]:
+    """The admin JSON API as the first admin (the token the setup page showed)."""
+    token = API_TOKENS[site.base_url]
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(
+        base_url=site.base_url, headers=headers, timeout=30.0, trust_env=False
+    ) as client:
+        yield client
 
 
 @pytest.hookimpl(wrapper=True)

@@ -65,7 +65,11 @@ async def test_no_provider_is_offered_while_federated_login_is_off(
         update_settings(session, {"federated_login_enabled": False}, actor="test")
     page = await client.get("/login")
     assert buttons(page) == []
-    assert "No identity provider is available" in page.text
+    # The password form is the whole page: no empty "Or continue with", no message that
+    # reads as if something were broken.
+    assert 'action="/login"' in page.text and 'id="login-password"' in page.text
+    assert "Or continue with" not in page.text
+    assert "No identity provider" not in page.text and 'role="alert"' not in page.text
 
 
 async def test_a_brand_offers_its_own_providers_and_switches_plugins_off(
