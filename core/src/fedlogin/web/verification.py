@@ -40,7 +40,10 @@ from fedlogin.web.errors import error_page
 from fedlogin.web.pages import render
 
 DEFAULT_NEXT = "/account"
-_NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+# Not "no-referrer": a browser then sends "Origin: null" with the page's own forms (the code,
+# resend), which the CSRF check refuses as another site's. "same-origin" keeps the handle in
+# the URL from ever reaching another site all the same.
+_NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
 _TITLES = {
     "verification_other_browser": "Open this in the browser you signed in with",
     "verification_expired": "This verification expired",
