@@ -346,7 +346,10 @@ def busy_elsewhere() -> str:
     """How busy the machine was just before the benchmark started (other work running)."""
     percent = psutil.cpu_percent(interval=2.0)
     load = os.getloadavg()[0]
-    return f"{percent:.0f}% CPU in use, load average {load:.2f}, before the benchmark started"
+    measured = f"{percent:.0f}% CPU in use, load average {load:.2f}, before the benchmark started"
+    if percent >= 10:
+        return f"yes, other work was running ({measured}): the figures are pessimistic"
+    return f"none to speak of ({measured})"
 
 
 def table(figures: list[Figures]) -> str:
@@ -400,6 +403,18 @@ def report(figures: list[Figures], args: argparse.Namespace, busy: str, command:
     return "\n".join(lines) + "\n"
 
 
+NOTES_HEADING = "\n## Notes"
+
+
+def kept_notes(path: Path) -> str:
+    """The hand-written part of an earlier report (from its "## Notes" heading on), if any."""
+    if not path.is_file():
+        return ""
+    text = path.read_text(encoding="utf-8")
+    at = text.find(NOTES_HEADING)
+    return text[at:] if at >= 0 else ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="fedlogin's sign-in and login-page benchmark")
     parser.add_argument("--providers", default="3,10,300", help="comma-separated counts")
@@ -444,7 +459,7 @@ def main() -> None:
     print()
     print(text_report)
     if args.write:
-        args.write.write_text(text_report, encoding="utf-8")
+        args.write.write_text(text_report + kept_notes(args.write), encoding="utf-8")
 
 
 if __name__ == "__main__":
