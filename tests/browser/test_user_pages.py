@@ -340,3 +340,20 @@ def test_a_sign_in_cancelled_at_the_provider_says_what_happened_and_what_to_do(
     page.click("text=Back to sign-in")
     page.wait_for_url(site.url("/login"))
     assert login_buttons(page) == ["work", "school"]
+
+
+def test_an_offered_provider_tests_its_connection_from_its_edit_page(
+    site: Site, op: OidcProvider, providers: dict[str, str], admin: Any, screenshots: Screenshots
+) -> None:
+    """Test Connection on a saved provider (the secret field blank: the stored one is kept)."""
+    admin.goto(site.url("/admin/identity-providers/work/edit"))
+    assert admin.input_value("#f-client_secret") == ""
+    admin.click("#test-connection")
+    admin.wait_for_selector("#connection-result[data-ok=true]")
+    assert admin.inner_text("#connection-result [data-report=issuer]") == op.issuer
+    assert admin.input_value("#callback-url") == site.url("/auth/callback/work")
+    # For the README: the OIDC Configuration section with the report in it.
+    path = screenshots.folder / "provider-test-connection.png"
+    section = admin.locator("fieldset.section:has(legend:text-is('OIDC Configuration'))")
+    section.screenshot(path=str(path), animations="disabled")
+    screenshots.saved.append(path)
