@@ -64,8 +64,8 @@ def test_buckets_are_separate_per_name_and_scope(db: Database) -> None:
 
 
 def test_the_longest_wait_of_several_blocked_buckets_is_reported(db: Database) -> None:
-    short = throttle.Bucket(Limit("account", 1, timedelta(minutes=1)), "a" * 64)
-    long = throttle.Bucket(Limit("address", 1, timedelta(minutes=30)), "b" * 64)
+    short = throttle.Bucket(Limit("account", 1, timedelta(minutes=1), forgive_all=True), "a" * 64)
+    long = throttle.Bucket(Limit("address", 1, timedelta(minutes=30), forgive_all=False), "b" * 64)
     now = utcnow()
     attempts(db, [short, long], now)
     blocked = attempts(db, [short, long], now)

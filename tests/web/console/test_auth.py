@@ -119,6 +119,25 @@ async def test_failed_sign_ins_are_limited_per_username(
     assert (await console.sign_in("other", "another long password")).status_code == 303
 
 
+async def test_the_console_limit_has_its_own_buckets_and_forgives_a_success(
+    client: httpx.AsyncClient, admin_token: str
+) -> None:
+    # Wrong passwords for the *user* "root" on /login do not lock the admin "root" out...
+    page = await client.get("/login")
+    for _ in range(throttle.MAX_FAILURES_PER_USERNAME + 1):
+        form = {"csrf_token": csrf_token(page), "login": "root", "password": "wrong password"}
+        await client.post("/login", data=form)
+    console = Console(client)
+    # ...and a success empties the admin name's bucket: the next mistakes start from zero.
+    for _ in range(throttle.MAX_FAILURES_PER_USERNAME - 1):
+        assert (await console.sign_in("root", "wrong password")).status_code == 401
+    assert (await console.sign_in()).status_code == 303
+    client.cookies.delete("fedlogin_admin")
+    for _ in range(throttle.MAX_FAILURES_PER_USERNAME - 1):
+        assert (await console.sign_in("root", "wrong password")).status_code == 401
+    assert (await console.sign_in()).status_code == 303
+
+
 async def test_the_sign_in_form_needs_its_csrf_token(
     client: httpx.AsyncClient, admin_token: str
 ) -> None:

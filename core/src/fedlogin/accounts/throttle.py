@@ -41,15 +41,22 @@ SWEEP_AFTER = timedelta(hours=1)
 
 @attrs.frozen
 class Limit:
+    #: The bucket's kind, part of its key (at most 16 characters).
     scope: str
     max_failures: int
     window: timedelta
+    #: On a success: empty the bucket (an account's), or give back only that one attempt
+    #: (an address's, shared by other people).
+    forgive_all: bool
 
 
 #: Five wrong passwords for one name, then wait out the quarter hour.
-ACCOUNT_LIMIT = Limit(ACCOUNT, 5, timedelta(minutes=15))
+ACCOUNT_LIMIT = Limit(ACCOUNT, 5, timedelta(minutes=15), forgive_all=True)
 #: Enough for an office behind one address mistyping; not enough to spray many accounts.
-ADDRESS_LIMIT = Limit(ADDRESS, 20, timedelta(minutes=15))
+ADDRESS_LIMIT = Limit(ADDRESS, 20, timedelta(minutes=15), forgive_all=False)
+#: The admin console's sign-in: the same limits, in buckets of their own.
+ADMIN_ACCOUNT_LIMIT = attrs.evolve(ACCOUNT_LIMIT, scope="admin_account")
+ADMIN_ADDRESS_LIMIT = attrs.evolve(ADDRESS_LIMIT, scope="admin_address")
 
 
 @attrs.frozen
@@ -117,7 +124,7 @@ def succeeded(session: Session, buckets: Sequence[Bucket]) -> None:
             col(SignInThrottle.scope) == bucket.limit.scope,
             col(SignInThrottle.key_hash) == bucket.key_hash,
         )
-        if bucket.limit.scope == ACCOUNT:
+        if bucket.limit.forgive_all:
             statement: Any = delete(SignInThrottle).where(*where)
         else:
             statement = (

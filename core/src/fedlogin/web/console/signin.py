@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from fedlogin.store import admins
+from fedlogin.store.types import utcnow
 from fedlogin.web import sessions
 from fedlogin.web.console import throttle
 from fedlogin.web.console.auth import (
@@ -70,8 +71,9 @@ async def _login(request: Request) -> Response:
     previous = request.cookies.get(ADMIN_COOKIE)
 
     def attempt(session: Session) -> str | None:
-        if throttle.refused_for(session, username, address):
-            raise _Throttled
+        blocked = throttle.attempt(session, username, address, utcnow())
+        if blocked is not None:
+            raise _Throttled(blocked.minutes)
         admin = admins.verify_admin_password(session, username, password)
         if admin is None or admin.id is None:
             throttle.record_failure(session, username, address)
@@ -84,14 +86,14 @@ async def _login(request: Request) -> Response:
 
     try:
         token = await ctx.transaction(attempt)
-    except _Throttled:
-        minutes = int(throttle.WINDOW.total_seconds() // 60)
+    except _Throttled as throttled:
+        minutes = throttled.minutes
         return _page(
             request,
             username=username,
             next_url=next_url,
             error="Too many failed sign-ins for this account or from this address. "
-            f"Wait {minutes} minutes, then try again.",
+            f"Wait {minutes} minute{'s' if minutes != 1 else ''}, then try again.",
             status=429,
         )
     if token is None:
@@ -120,7 +122,9 @@ logout = admin_page(_logout)
 
 
 class _Throttled(Exception):
-    pass
+    def __init__(self, minutes: int) -> None:
+        super().__init__(minutes)
+        self.minutes = minutes
 
 
 def _text(value: object) -> str:
