@@ -68,7 +68,11 @@ def _rows(section: str) -> list[tuple[str, list[str], list[str]]]:
 
 
 def _all_rows() -> list[tuple[str, list[str], list[str]]]:
-    return _rows("OpenID Foundation RP certification") + _rows("Flow and token rules")
+    return (
+        _rows("OpenID Foundation RP certification")
+        + _rows("Flow and token rules")
+        + _rows("Accounts")
+    )
 
 
 @cache

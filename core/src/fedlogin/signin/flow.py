@@ -36,7 +36,12 @@ from sqlmodel import Session, col, select
 from fedlogin.accounts.email_trust import decide_email_trust
 from fedlogin.accounts.identities import IdentityKey
 from fedlogin.accounts.mapping import MappedProfile, map_attributes
-from fedlogin.accounts.provisioning import EmailVerificationRequired, Provisioned, provision
+from fedlogin.accounts.provisioning import (
+    EmailVerificationRequired,
+    Provisioned,
+    check_enabled,
+    provision,
+)
 from fedlogin.claims import normalize_email
 from fedlogin.config import Config
 from fedlogin.errors import FedloginError, UnknownPreset
@@ -354,6 +359,10 @@ async def _finish(
                     retention_days=ctx.config.sign_in_event_retention_days,
                     now=now,
                 )
+        # Locked until the session is stored, as password sign-in does: an admin disabling
+        # the user meanwhile committed first (refused here) or waits, then ends it too.
+        session.refresh(provisioned.user, with_for_update=True)
+        check_enabled(provisioned.user)
         value = on_success(session, provisioned)
         user = provisioned.user
         assert user.id is not None
