@@ -15,6 +15,7 @@ nothing of HTTP; this module reads the request, keeps the cookies and turns a
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,7 +34,7 @@ from fedlogin.store.brands import LoginConfig, effective_login_config
 from fedlogin.store.tables import IdentityProvider, User
 from fedlogin.web import sessions
 from fedlogin.web.context import AppContext, app_context
-from fedlogin.web.pages import render
+from fedlogin.web.pages import page_response, render, render_text
 from fedlogin.web.verification import waiting_url
 
 #: Where a sign-in lands when it was not given a ``next``.
@@ -42,6 +43,11 @@ _MAX_NEXT = 2048
 #: Going back to these after a sign-in would start over: a loop, not a destination.
 _NOT_NEXT = ("/login", "/logout", "/auth/")
 _NO_STORE = {"Cache-Control": "no-store"}
+_NO_STORE_RAW = [(b"cache-control", b"no-store")]
+#: Stands for the CSRF token in a kept login page. Random per process, so that no text an
+#: admin configures (a button's label) can contain it; hex, as the tokens are, so that
+#: escaping leaves it as it is.
+_SLOT = secrets.token_hex(32)
 
 
 @attrs.frozen
@@ -93,33 +99,42 @@ async def render_login(
     )
     login, buttons = offer.login, offer.buttons
     browser, new_browser = sessions.browser_id(request)
-    request.state.csrf_token = sessions.csrf_token_for(browser)
+    csrf_token = sessions.csrf_token_for(browser)
+    request.state.csrf_token = csrf_token
     signed_in = await _signed_in_user(request)
-    response = render(
-        request,
-        "login.html",
-        {
-            "title": "Sign in",
-            "buttons": buttons,
-            "federated_login_enabled": login.federated_login_enabled,
-            "next": next_url or safe_next(request.query_params.get("next")) or "",
-            "signed_in": signed_in,
-            "password_form": password_form or {},
-        },
-        status_code=status_code,
-    )
-    response.headers.update(_NO_STORE)
+    next_value = next_url or safe_next(request.query_params.get("next")) or ""
+    context = {
+        "title": "Sign in",
+        "buttons": buttons,
+        "federated_login_enabled": login.federated_login_enabled,
+        "next": next_value,
+        "signed_in": signed_in,
+        "password_form": password_form or {},
+    }
+    if status_code == 200 and not next_value and signed_in is None and not password_form:
+        # Every first visit gets this page: the same for everyone on this host but for the
+        # CSRF token, so it is rendered once per configuration version and the token put in.
+        if offer.anonymous_page is None:
+            offer.anonymous_page = render_text("login.html", {**context, "csrf_token": _SLOT})
+        body = offer.anonymous_page.replace(_SLOT, csrf_token)
+        response = page_response(body, extra_headers=_NO_STORE_RAW)
+    else:
+        response = render(request, "login.html", context, status_code=status_code)
+        response.headers.update(_NO_STORE)
     if new_browser:
         sessions.set_browser_cookie(response, browser, ctx.config)
     return response
 
 
-@attrs.frozen
+@attrs.define
 class LoginOffer:
     """What the login page on one host offers: its settings and its provider buttons."""
 
     login: LoginConfig
     buttons: tuple[LoginButton, ...]
+    #: The page a visitor with no session sees, with :data:`_SLOT` for the CSRF token;
+    #: rendered at the first such visit (kept as long as this offer: one config version).
+    anonymous_page: str | None = attrs.field(default=None, eq=False, repr=False)
 
 
 def load_offer(session: Session, host: str, ctx: AppContext) -> LoginOffer:

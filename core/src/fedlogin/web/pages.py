@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -38,3 +38,23 @@ def render(
     return TEMPLATES.TemplateResponse(
         request, template, values, status_code=status_code, headers=PAGE_HEADERS
     )
+
+
+def render_text(template: str, context: dict[str, Any]) -> str:
+    """A template as :func:`render` renders it, but without the request: for a page kept and
+    served again (the login page), which must not depend on whoever asked first. A template
+    that reads ``request`` fails here instead of serving one visitor's request to another."""
+    return TEMPLATES.get_template(template).render(context)
+
+
+_PAGE_RAW_HEADERS = [
+    (name.lower().encode(), value.encode()) for name, value in PAGE_HEADERS.items()
+]
+
+
+def page_response(body: str, *, extra_headers: list[tuple[bytes, bytes]]) -> Response:
+    """``body`` (an already rendered page) with the headers :func:`render` sends, then
+    ``extra_headers`` (lower-case names)."""
+    response = HTMLResponse(body)
+    response.raw_headers = [*_PAGE_RAW_HEADERS, *response.raw_headers, *extra_headers]
+    return response
