@@ -36,7 +36,7 @@ from fedlogin.web.console.auth import ConsoleAdmin, admin_page, read_form
 from fedlogin.web.console.layout import console_page, error_fields
 from fedlogin.web.console.offer import OfferInput, all_providers, offer_rows, read_offer
 from fedlogin.web.console.preview import LoginPreview, login_preview
-from fedlogin.web.context import app_context
+from fedlogin.web.context import AppContext, app_context
 
 BASE = "/admin/brands"
 
@@ -142,16 +142,24 @@ async def _new(request: Request, admin: ConsoleAdmin) -> Response:
     return RedirectResponse(f"{BASE}/{number}?done=created", status_code=303)
 
 
-async def _edit(request: Request, admin: ConsoleAdmin) -> Response:
-    ctx = app_context(request)
-    number = brand_number(request)
+async def _load_brand(
+    ctx: AppContext, number: int
+) -> tuple[Brand, list[IdentityProvider], LoginPreview | None]:
+    """The brand, every provider it may offer, and a preview of its first host's login page."""
 
     def load(session: Session) -> tuple[Brand, list[IdentityProvider], LoginPreview | None]:
         row = get_brand(session, number)
         preview = login_preview(session, ctx, row.hosts[0]) if row.hosts else None
         return row, all_providers(session), preview
 
-    row, providers, preview = await ctx.transaction(load)
+    return await ctx.transaction(load)
+
+
+async def _edit(request: Request, admin: ConsoleAdmin) -> Response:
+    ctx = app_context(request)
+    number = brand_number(request)
+
+    row, providers, preview = await _load_brand(ctx, number)
     if request.method == "GET":
         done = request.query_params.get("done")
         notice = {"created": "The brand was added.", "saved": "Your changes were saved."}
@@ -239,12 +247,7 @@ async def _refuse_delete(
 ) -> Response:
     ctx = app_context(request)
 
-    def load(session: Session) -> tuple[Brand, list[IdentityProvider], LoginPreview | None]:
-        row = get_brand(session, number)
-        preview = login_preview(session, ctx, row.hosts[0]) if row.hosts else None
-        return row, all_providers(session), preview
-
-    row, providers, preview = await ctx.transaction(load)
+    row, providers, preview = await _load_brand(ctx, number)
     return _form_page(
         request,
         admin,
