@@ -8,40 +8,19 @@ installed into a folder put on the path of a `fedlogin` subprocess.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-THIRD_PARTY = ROOT / "tests" / "third_party"
+from tests.support.third_party import install_sample_plugins
+
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("site")
-    uv = shutil.which("uv")
-    assert uv, "uv is needed to install the sample plugins"
-    subprocess.run(
-        [
-            uv,
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--python",
-            sys.executable,
-            "--target",
-            str(target),
-            str(THIRD_PARTY / "gitlab"),
-            str(THIRD_PARTY / "broken"),
-        ],
-        check=True,
-        cwd=ROOT,
-    )
-    return target
+    return install_sample_plugins(tmp_path_factory.mktemp("site"))
 
 
 def fedlogin(site: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -39,9 +38,9 @@ from tests.support.oidc_provider import (
     OidcProviderConfig,
     require_oidc_provider,
 )
+from tests.support.third_party import install_sample_plugins
 
 ROOT = Path(__file__).resolve().parents[2]
-THIRD_PARTY = ROOT / "tests" / "third_party"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = os.environ.get("FEDLOGIN_CHROMIUM", "/usr/bin/chromium")
 #: TOOLING.md: the flags Debian's Chromium needs here (no sandbox, no network side trips).
@@ -151,27 +150,7 @@ def chromium() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample third-party plugins, installed as distributions into a folder."""
-    target = tmp_path_factory.mktemp("plugins")
-    uv = shutil.which("uv")
-    assert uv, "uv is needed to install the sample plugins"
-    subprocess.run(
-        [
-            uv,
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--python",
-            sys.executable,
-            "--target",
-            str(target),
-            str(THIRD_PARTY / "gitlab"),
-            str(THIRD_PARTY / "broken"),
-        ],
-        check=True,
-        cwd=ROOT,
-    )
-    return target
+    return install_sample_plugins(tmp_path_factory.mktemp("plugins"))
 
 
 @pytest.fixture(scope="module")
