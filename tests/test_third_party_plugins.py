@@ -17,7 +17,6 @@ import pytest
 from tests.support.third_party import install_sample_plugins
 
 
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return install_sample_plugins(tmp_path_factory.mktemp("site"))
