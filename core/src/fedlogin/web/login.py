@@ -34,7 +34,7 @@ from fedlogin.store.brands import LoginConfig, effective_login_config
 from fedlogin.store.tables import IdentityProvider, User
 from fedlogin.web import sessions
 from fedlogin.web.context import AppContext, app_context
-from fedlogin.web.pages import page_response, render, render_text
+from fedlogin.web.pages import KeptPage, render, render_text
 from fedlogin.web.verification import waiting_url
 
 #: Where a sign-in lands when it was not given a ``next``.
@@ -102,7 +102,9 @@ async def render_login(
     csrf_token = sessions.csrf_token_for(browser)
     request.state.csrf_token = csrf_token
     signed_in = await _signed_in_user(request)
-    next_value = next_url or safe_next(request.query_params.get("next")) or ""
+    next_value = next_url or ""
+    if not next_value and request.scope["query_string"]:
+        next_value = safe_next(request.query_params.get("next")) or ""
     context = {
         "title": "Sign in",
         "buttons": buttons,
@@ -115,9 +117,9 @@ async def render_login(
         # Every first visit gets this page: the same for everyone on this host but for the
         # CSRF token, so it is rendered once per configuration version and the token put in.
         if offer.anonymous_page is None:
-            offer.anonymous_page = render_text("login.html", {**context, "csrf_token": _SLOT})
-        body = offer.anonymous_page.replace(_SLOT, csrf_token)
-        response = page_response(body, extra_headers=_NO_STORE_RAW)
+            text = render_text("login.html", {**context, "csrf_token": _SLOT})
+            offer.anonymous_page = KeptPage(text, _SLOT, _NO_STORE_RAW)
+        response = offer.anonymous_page.response(csrf_token)
     else:
         response = render(request, "login.html", context, status_code=status_code)
         response.headers.update(_NO_STORE)
@@ -134,7 +136,7 @@ class LoginOffer:
     buttons: tuple[LoginButton, ...]
     #: The page a visitor with no session sees, with :data:`_SLOT` for the CSRF token;
     #: rendered at the first such visit (kept as long as this offer: one config version).
-    anonymous_page: str | None = attrs.field(default=None, eq=False, repr=False)
+    anonymous_page: KeptPage | None = attrs.field(default=None, eq=False, repr=False)
 
 
 def load_offer(session: Session, host: str, ctx: AppContext) -> LoginOffer:

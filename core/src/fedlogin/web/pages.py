@@ -52,9 +52,31 @@ _PAGE_RAW_HEADERS = [
 ]
 
 
-def page_response(body: str, *, extra_headers: list[tuple[bytes, bytes]]) -> Response:
-    """``body`` (an already rendered page) with the headers :func:`render` sends, then
-    ``extra_headers`` (lower-case names)."""
-    response = HTMLResponse(body)
-    response.raw_headers = [*_PAGE_RAW_HEADERS, *response.raw_headers, *extra_headers]
-    return response
+class KeptPage:
+    """A page rendered once and served to many visitors, one value (a CSRF token) filled in
+    where ``slot`` stands; its responses carry :func:`render`'s headers, then ``extra_headers``
+    (lower-case names)."""
+
+    def __init__(self, text: str, slot: str, extra_headers: list[tuple[bytes, bytes]]) -> None:
+        self._parts = text.encode().split(slot.encode())
+        self._extra_headers = extra_headers
+
+    def response(self, value: str) -> Response:
+        body = value.encode().join(self._parts)
+        headers = [
+            *_PAGE_RAW_HEADERS,
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", b"text/html; charset=utf-8"),
+            *self._extra_headers,
+        ]
+        return _FilledPage(body, headers)
+
+
+class _FilledPage(HTMLResponse):
+    """A :class:`KeptPage`'s response: body and headers made already, nothing to encode."""
+
+    def __init__(self, body: bytes, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = body
+        self.raw_headers = raw_headers
