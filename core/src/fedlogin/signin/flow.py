@@ -177,19 +177,7 @@ async def _start(
     now = utcnow()
 
     state = await _offer_state(ctx, attempt.identifier, host)
-    recent = await ctx.transaction(
-        lambda session: pending.recent_flows(session, browser, now - LOOP_WINDOW)
-    )
     offer = _check_offer(state, attempt, ctx.plugins)
-    if recent >= LOOP_THRESHOLD:
-        raise SignInRefused(
-            "This browser started several sign-ins in a row without finishing any, so "
-            "fedlogin stopped instead of sending you round again.",
-            code="redirect_loop",
-            step="browser",
-            hints=REDIRECT_LOOP_HINTS,
-            status=429,
-        )
     provider = offer.provider
     redirect_uri = redirect_uri_for(ctx.config.base_url, provider.identifier, offer.login, host)
     if urlsplit(redirect_uri).netloc.lower() != host.lower():
@@ -216,6 +204,17 @@ async def _start(
     assert provider_id is not None
 
     def store(session: Session) -> None:
+        # Counted in the transaction that stores the flow (one transaction, not two): a
+        # refused start stores nothing, so only started flows count towards a loop.
+        if pending.recent_flows(session, browser, now - LOOP_WINDOW) >= LOOP_THRESHOLD:
+            raise SignInRefused(
+                "This browser started several sign-ins in a row without finishing any, so "
+                "fedlogin stopped instead of sending you round again.",
+                code="redirect_loop",
+                step="browser",
+                hints=REDIRECT_LOOP_HINTS,
+                status=429,
+            )
         if _flow_sweeps.due():
             pending.sweep_expired(session, now)
         pending.create_flow(
