@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlmodel import Session, col, select
 
 from fedlogin.store.tables import SignInEvent
@@ -68,6 +68,7 @@ class Every:
 
 
 _sweeps = Every(SWEEP_INTERVAL)
+_INSERT = insert(SignInEvent.__table__)  # type: ignore[attr-defined]
 
 
 def record(
@@ -84,19 +85,9 @@ def record(
     brand_id: int | None = None,
     retention_days: int | None = None,
 ) -> SignInEvent:
-    """Add one event (and sweep old ones when due)."""
-    if outcome not in OUTCOMES:
-        raise ValueError(f"unknown outcome {outcome!r}")
-    if step is not None and step not in STEPS:
-        raise ValueError(f"unknown step {step!r}")
+    """Add one event (and sweep old ones when due); the row, flushed."""
     event = SignInEvent(
-        provider_identifier=provider_identifier[:63],
-        provider_id=provider_id,
-        outcome=outcome,
-        step=step,
-        code=code[:64] if code else None,
-        message=message,
-        claims=claims_for_event(claims) if claims is not None else None,
+        **_values(provider_identifier, outcome, provider_id, step, code, message, claims),
         user_id=user_id,
         brand_id=brand_id,
     )
@@ -105,6 +96,54 @@ def record(
     if retention_days is not None and _sweeps.due():
         sweep(session, retention_days)
     return event
+
+
+def write(
+    session: Session,
+    *,
+    provider_identifier: str,
+    outcome: str,
+    provider_id: int | None = None,
+    step: str | None = None,
+    code: str | None = None,
+    message: str | None = None,
+    claims: Mapping[str, Any] | None = None,
+    user_id: int | None = None,
+    brand_id: int | None = None,
+    retention_days: int | None = None,
+) -> None:
+    """:func:`record` for the sign-in flow, which never reads the row back: one Core
+    ``INSERT`` on the session's connection instead of an ORM object and a flush (about a
+    tenth of a sign-in's CPU)."""
+    values = _values(provider_identifier, outcome, provider_id, step, code, message, claims)
+    values.update(at=utcnow(), user_id=user_id, brand_id=brand_id)
+    session.connection().execute(_INSERT, values)
+    if retention_days is not None and _sweeps.due():
+        sweep(session, retention_days)
+
+
+def _values(
+    provider_identifier: str,
+    outcome: str,
+    provider_id: int | None,
+    step: str | None,
+    code: str | None,
+    message: str | None,
+    claims: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    if step is not None and step not in STEPS:
+        raise ValueError(f"unknown step {step!r}")
+    return {
+        "provider_identifier": provider_identifier[:63],
+        "provider_id": provider_id,
+        "outcome": outcome,
+        "step": step,
+        "code": code[:64] if code else None,
+        "message": message,
+        "claims": claims_for_event(claims) if claims is not None else None,
+    }
 
 
 def claims_for_event(claims: Mapping[str, Any]) -> dict[str, Any]:

@@ -72,7 +72,7 @@ from fedlogin.store.brands import LoginConfig, brand_for_host, effective_login_c
 from fedlogin.store.config_cache import ConfigCache
 from fedlogin.store.provider_views import callback_url
 from fedlogin.store.secrets import SecretBox
-from fedlogin.store.tables import IdentityProvider, PendingFlow
+from fedlogin.store.tables import IdentityProvider
 from fedlogin.store.types import utcnow
 
 T = TypeVar("T")
@@ -365,7 +365,7 @@ async def _finish(
         value = on_success(session, provisioned)
         user = provisioned.user
         assert user.id is not None
-        events.record(
+        events.write(
             session,
             provider_identifier=provider.identifier,
             provider_id=provider.id,
@@ -393,7 +393,7 @@ async def _finish(
         return await ctx.transaction(sign_in)
 
 
-def _check_flow(flow: PendingFlow | None, state: _OfferState, browser: str | None) -> None:
+def _check_flow(flow: pending.ConsumedFlow | None, state: _OfferState, browser: str | None) -> None:
     if state.provider is None:
         raise _unknown_provider(state.identifier)
     if flow is None:
@@ -446,7 +446,7 @@ async def _verified_claims(
     ctx: FlowContext,
     offer: _Offer,
     metadata: ProviderMetadata,
-    flow: PendingFlow,
+    flow: pending.ConsumedFlow,
     params: Mapping[str, str],
 ) -> tuple[dict[str, Any], str]:
     """The ID token's claims merged over UserInfo's, and the token's issuer."""
@@ -636,7 +636,7 @@ async def _record_refusal(ctx: FlowContext, attempt: _Attempt, refusal: SignInRe
         return  # no such provider: nothing an admin could look at
 
     def record(session: Session) -> None:
-        events.record(
+        events.write(
             session,
             provider_identifier=attempt.identifier,
             provider_id=attempt.provider_id,

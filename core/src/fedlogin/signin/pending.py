@@ -13,6 +13,7 @@ import hmac
 from datetime import datetime, timedelta
 from typing import Any
 
+import attrs
 from sqlalchemy import bindparam, delete, func, insert, select
 from sqlmodel import Session
 
@@ -34,6 +35,26 @@ _RECENT = (
     .where(_FLOWS.c.created_at >= bindparam("since"))
 )
 _SWEEP = delete(_FLOWS).where(_FLOWS.c.expires_at <= bindparam("now"))
+
+
+@attrs.frozen
+class ConsumedFlow:
+    """A pending flow taken out of the table: the row as read, nothing more (a
+    :class:`PendingFlow` built from it cost as much as the statement that read it)."""
+
+    id: int
+    state_hash: str
+    browser_hash: str
+    provider_id: int
+    purpose: str
+    link_user_id: int | None
+    nonce: str
+    code_verifier: str
+    redirect_uri: str
+    next_url: str | None
+    brand_id: int | None
+    created_at: datetime
+    expires_at: datetime
 
 
 def create_flow(
@@ -70,7 +91,7 @@ def create_flow(
     )
 
 
-def consume_flow(session: Session, state: str) -> PendingFlow | None:
+def consume_flow(session: Session, state: str) -> ConsumedFlow | None:
     """Remove and return the flow of ``state`` (expired or not); ``None`` if there is none.
 
     The row is gone once this transaction commits, even when the caller then refuses the
@@ -79,10 +100,10 @@ def consume_flow(session: Session, state: str) -> PendingFlow | None:
     row = session.connection().execute(_CONSUME, {"state_hash": token_digest(state)}).first()
     if row is None:
         return None
-    return PendingFlow(**row._mapping)
+    return ConsumedFlow(**row._mapping)
 
 
-def bound_to(flow: PendingFlow, browser: str | None) -> bool:
+def bound_to(flow: ConsumedFlow, browser: str | None) -> bool:
     """Whether ``browser`` (the cookie value) is the browser that started ``flow``."""
     if not browser:
         return False

@@ -32,7 +32,8 @@ from fedlogin.mail.delivery import deliver_queued
 from fedlogin.mail.message import mask_address
 from fedlogin.signin import events
 from fedlogin.signin.errors import SignInRefused
-from fedlogin.store.tables import IdentityProvider, PendingFlow
+from fedlogin.signin.pending import ConsumedFlow
+from fedlogin.store.tables import IdentityProvider
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class VerificationStarted:
     masked_email: str
 
 
-def check_purpose(flow: PendingFlow, session_user_id: int | None) -> None:
+def check_purpose(flow: ConsumedFlow, session_user_id: int | None) -> None:
     """A link flow finishes only for the user who started it, still signed in here."""
     if flow.purpose == SIGN_IN:
         return
@@ -82,7 +83,7 @@ def check_purpose(flow: PendingFlow, session_user_id: int | None) -> None:
 
 def link(
     session: Session,
-    flow: PendingFlow,
+    flow: ConsumedFlow,
     *,
     provider: IdentityProvider,
     key: IdentityKey,
@@ -114,7 +115,7 @@ def link(
 
 def start_verification(
     session: Session,
-    flow: PendingFlow,
+    flow: ConsumedFlow,
     *,
     provider: IdentityProvider,
     key: IdentityKey,
@@ -149,7 +150,7 @@ def start_verification(
             exc.message, code=exc.code, step="provisioning", hint=exc.hint, status=exc.status
         ) from exc
     masked = mask_address(trust.email)
-    events.record(
+    events.write(
         session,
         provider_identifier=provider.identifier,
         provider_id=provider.id,
