@@ -1,10 +1,13 @@
-"""SECURITY.md's account rules where no other suite proves them through the real routes.
+"""SECURITY.md's account rules where no other suite proves them through the real routes
+(docs/security-tests.md names the rest).
 
-A disabled user keeps no session, even when an admin disables them while a sign-in through
-a provider is under way: the sign-in takes the user row's lock before it stores its session
-and reads ``disabled`` again (as password sign-in does), so on PostgreSQL a disable committed
-between the identity lookup and the session either refuses the sign-in or, committed after
-it, ends the new session with the others (fedlogin.accounts.admin_users).
+* Sessions are revocable: a disabled user keeps no session, even when an admin disables them
+  while a sign-in through a provider is under way. The sign-in takes the user row's lock
+  before it stores its session and reads ``disabled`` again (as password sign-in does), so on
+  PostgreSQL a disable committed between the identity lookup and the session refuses the
+  sign-in, and one committed later ends the new session with the others
+  (fedlogin.accounts.admin_users).
+* Linking starts only by POST: a GET, which any page can make a browser send, starts nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import pytest
 from fedlogin.accounts import admin_users
 from fedlogin.signin import flow
 from fedlogin.store.database import Database
-from fedlogin.store.tables import BrowserSession, User
+from fedlogin.store.tables import BrowserSession, PendingFlow, User
 from fedlogin.web.sessions import SESSION_COOKIE
 from sqlmodel import Session, col, select
 
@@ -125,3 +128,17 @@ async def test_a_disable_racing_a_provider_sign_in_leaves_no_session(
             "refused",
         )
         assert (event.step, event.code) == ("provisioning", "user_disabled")
+
+
+async def test_a_link_is_never_started_by_a_get(
+    browser: Browser, provider: SuiteOP, db: Database
+) -> None:
+    """A link starts only by POST (with the session's CSRF token, tests/web/test_linking.py):
+    a link or an image on another site makes a GET, which must start nothing."""
+    assert_signed_in(await attempt(browser, provider), db, browser)
+    started = len(provider.authorize_requests)
+    response = await browser.client.get(f"/account/security/link/{IDENTIFIER}")
+    assert response.status_code == 405
+    assert len(provider.authorize_requests) == started
+    with db.session() as session:
+        assert session.exec(select(PendingFlow)).all() == []

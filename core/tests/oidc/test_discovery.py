@@ -104,6 +104,19 @@ async def test_http_loopback_endpoints_are_accepted_in_development(
     assert metadata.token_endpoint == "http://localhost:3000/token"
 
 
+@pytest.mark.parametrize("endpoint", ["http://idp.example.com/token", "http://10.0.0.5/token"])
+async def test_http_endpoints_off_loopback_are_refused_even_in_development(
+    idp: Idp, target: DiscoveryTarget, endpoint: str
+) -> None:
+    # Plain http only to loopback, even when the operator allows it: the document is refused
+    # before the endpoint it names is used (SECURITY.md).
+    idp.serve_discovery(token_endpoint=endpoint)
+    async with Outbound(OutboundSettings(allow_insecure_loopback=True)) as outbound:
+        with pytest.raises(OutboundError) as caught:
+            await fetch_metadata(outbound, target)
+    assert caught.value.code == "insecure_scheme"
+
+
 @pytest.mark.parametrize(
     ("member", "value"),
     [
