@@ -22,12 +22,19 @@ from __future__ import annotations
 from datetime import datetime
 
 import attrs
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from fedlogin.accounts.email_trust import EmailTrust
-from fedlogin.accounts.identities import IdentityKey, find_identity, link_identity, record_use
+from fedlogin.accounts.identities import (
+    IdentityKey,
+    find_identity_and_user,
+    link_identity,
+    record_use,
+)
 from fedlogin.accounts.mapping import MappedProfile
-from fedlogin.accounts.users import create_user, get_user, username_base, users_with_email
+from fedlogin.accounts.users import create_user, username_base, users_with_email
 from fedlogin.errors import FedloginError
 from fedlogin.store.tables import FederatedIdentity, User
 
@@ -35,6 +42,8 @@ AUTO_PROVISION = "auto_provision"
 MATCH_ONLY = "match_only"
 MODES = (AUTO_PROVISION, MATCH_ONLY)
 _PROFILE_COLUMNS = ("name", "picture", "website", "company", "location")
+_USERS = User.__table__  # type: ignore[attr-defined]
+_LOCK_USER = select(_USERS.c.disabled).where(_USERS.c.id == bindparam("user_id")).with_for_update()
 
 
 class ProvisioningRefused(FedloginError):
@@ -86,10 +95,9 @@ def provision(
     """The user this sign-in signs in, created or linked as ``mode`` allows."""
     if mode not in MODES:
         raise ValueError(f"unknown provisioning mode {mode!r}")
-    identity = find_identity(session, key)
-    if identity is not None:
-        user = get_user(session, identity.user_id)
-        assert user is not None  # the foreign key cascades
+    found = find_identity_and_user(session, key)
+    if found is not None:
+        identity, user = found
         check_enabled(user)
         record_use(session, identity, email=trust.email, now=now)
         return Provisioned(user, identity)
@@ -178,6 +186,20 @@ def _create(session: Session, profile: MappedProfile, trust: EmailTrust) -> User
     session.add(user)
     session.flush()
     return user
+
+
+def lock_and_check_enabled(session: Session, user: User) -> None:
+    """Lock ``user``'s row until the transaction ends and read ``disabled`` again.
+
+    Password sign-in does the same before it stores a session: an admin disabling the user
+    meanwhile either committed first (refused here) or waits for this transaction and then
+    ends its session with the others. Only the flag is read (a Core ``SELECT ... FOR
+    UPDATE``; the ORM refresh of the whole row cost several times more).
+    """
+    params = {"user_id": user.id}
+    disabled = session.connection().execute(_LOCK_USER, params).scalar_one()
+    set_committed_value(user, "disabled", disabled)
+    check_enabled(user)
 
 
 def check_enabled(user: User) -> None:

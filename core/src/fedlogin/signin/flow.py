@@ -39,7 +39,7 @@ from fedlogin.accounts.mapping import MappedProfile, map_attributes
 from fedlogin.accounts.provisioning import (
     EmailVerificationRequired,
     Provisioned,
-    check_enabled,
+    lock_and_check_enabled,
     provision,
 )
 from fedlogin.claims import normalize_email
@@ -360,8 +360,7 @@ async def _finish(
                 )
         # Locked until the session is stored, as password sign-in does: an admin disabling
         # the user meanwhile committed first (refused here) or waits, then ends it too.
-        session.refresh(provisioned.user, with_for_update=True)
-        check_enabled(provisioned.user)
+        lock_and_check_enabled(session, provisioned.user)
         value = on_success(session, provisioned)
         user = provisioned.user
         assert user.id is not None
