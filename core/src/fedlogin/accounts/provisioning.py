@@ -179,13 +179,10 @@ def _match_by_email(
 
 def _create(session: Session, profile: MappedProfile, trust: EmailTrust) -> User:
     base = username_base(profile.get("username"), trust.email, profile.get("name"))
-    fields: dict[str, str | None] = {name: profile.get(name) for name in _PROFILE_COLUMNS}
-    user = create_user(session, base, fields)
-    user.email = trust.email
-    user.email_verified = trust.email is not None and trust.trusted
-    session.add(user)
-    session.flush()
-    return user
+    fields: dict[str, object] = {name: profile.get(name) for name in _PROFILE_COLUMNS}
+    fields["email"] = trust.email
+    fields["email_verified"] = trust.email is not None and trust.trusted
+    return create_user(session, base, fields)  # one INSERT with the address, no UPDATE after
 
 
 def lock_and_check_enabled(session: Session, user: User) -> None:

@@ -13,7 +13,7 @@ import secrets
 import unicodedata
 from collections.abc import Mapping
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -31,8 +31,7 @@ def get_user(session: Session, user_id: int) -> User | None:
 
 def users_with_email(session: Session, email: str) -> list[User]:
     """Users whose address is ``email`` (compared lower-cased, as it is stored)."""
-    query = select(User).where(func.lower(col(User.email)) == email.lower()).order_by(col(User.id))
-    return list(session.exec(query).all())
+    return list(session.exec(_WITH_EMAIL, params={"email": email.lower()}).all())
 
 
 def username_base(*candidates: str | None) -> str:
@@ -51,7 +50,7 @@ def username_base(*candidates: str | None) -> str:
     return FALLBACK_USERNAME
 
 
-def create_user(session: Session, base: str, fields: Mapping[str, str | None]) -> User:
+def create_user(session: Session, base: str, fields: Mapping[str, object]) -> User:
     """A new user named ``base`` (or ``base-2``, ``base-3``...) with the profile ``fields``."""
     taken = _names_like(session, base)
     suffix = 1
@@ -77,5 +76,14 @@ def create_user(session: Session, base: str, fields: Mapping[str, str | None]) -
 
 def _names_like(session: Session, base: str) -> set[str]:
     escaped = base.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    query = select(User.username).where(col(User.username).like(f"{escaped}%", escape="\\"))
-    return set(session.exec(query).all())
+    return set(session.exec(_NAMES_LIKE, params={"pattern": f"{escaped}%"}).all())
+
+
+# Built once: every first sign-in runs them, and building a statement (and its cache key)
+# each time cost as much as running it.
+_WITH_EMAIL = (
+    select(User).where(func.lower(col(User.email)) == bindparam("email")).order_by(col(User.id))
+)
+_NAMES_LIKE = select(User.username).where(
+    col(User.username).like(bindparam("pattern"), escape="\\")
+)
