@@ -120,6 +120,7 @@ class _Offer:
     login: LoginConfig
     brand_id: int | None
     plugins: Plugins
+    state: _OfferState
 
 
 @attrs.define
@@ -451,7 +452,9 @@ async def _verified_claims(
     """The ID token's claims merged over UserInfo's, and the token's issuer."""
     provider = offer.provider
     code = parse_callback(params, metadata)
-    credentials = _credentials(ctx, provider)
+    if not offer.state.credentials:
+        offer.state.credentials.append(_credentials(ctx, provider))
+    credentials = offer.state.credentials[0]
     tokens = await exchange_code(
         ctx.outbound,
         metadata,
@@ -538,6 +541,9 @@ class _OfferState:
     provider: IdentityProvider | None
     login: LoginConfig
     brand_id: int | None
+    #: The client credentials, decrypted at the first callback of this configuration version
+    #: (decrypting at every callback cost 1% of a sign-in; a failure is not kept).
+    credentials: list[ClientCredentials] = attrs.field(factory=list, eq=False, repr=False)
 
 
 async def _offer_state(ctx: FlowContext, identifier: str, host: str) -> _OfferState:
@@ -586,7 +592,7 @@ def _check_offer(state: _OfferState, attempt: _Attempt, plugins: Plugins) -> _Of
             "switched off or not installed.",
             "preset_unavailable",
         ) from exc
-    return _Offer(provider, state.login, state.brand_id, brand_plugins)
+    return _Offer(provider, state.login, state.brand_id, brand_plugins, state)
 
 
 def _not_available(message: str, code: str) -> SignInRefused:
