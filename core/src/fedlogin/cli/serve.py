@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import http
 import ipaddress
 import os
@@ -90,6 +91,11 @@ def _run(context: AppContext, host: str, port: int) -> None:
     app = AccessLog(create_app(context), sys.stdout)
     server_config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False)
     server = uvicorn.Server(server_config)
+    # What exists now (modules, the app, plugins: over 100,000 objects) lives as long as the
+    # process: moved out of the collector's sight, a full collection looks only at what
+    # requests made since (measured: 75 ms -> a few ms, once every few hundred sign-ins).
+    gc.collect()
+    gc.freeze()
     # uvicorn shuts down gracefully on SIGINT/SIGTERM and then raises the signal again with
     # the handlers found before it started; these make that end a normal exit (status 0).
     previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
