@@ -147,9 +147,18 @@ def database_url(kind: str, workdir: Path) -> Iterator[str]:
 
 @contextmanager
 def served(
-    kind: str, op: OidcProvider, providers: int, offered: int
+    kind: str,
+    op: OidcProvider,
+    providers: int,
+    offered: int,
+    *,
+    server_class: type[ServedFedlogin] = ServedFedlogin,
+    start_timeout: float = 30.0,
 ) -> Iterator[tuple[ServedFedlogin, str]]:
-    """A configured ``fedlogin serve`` and the admin token; removed afterwards."""
+    """A configured ``fedlogin serve`` and the admin token; removed afterwards.
+
+    ``server_class`` runs the server (:mod:`benchmarks.instructions` runs it under callgrind).
+    """
     workdir = Path(tempfile.mkdtemp(prefix="fedlogin-bench-"))
     try:
         with database_url(kind, workdir) as url:
@@ -175,9 +184,9 @@ def served(
                     token_endpoint_auth_method="client_secret_post",
                 )
             )
-            server = ServedFedlogin(env, workdir, port, workdir / "serve.log")
+            server = server_class(env, workdir, port, workdir / "serve.log")
             try:
-                server.wait_until_serving()
+                server.wait_until_serving(start_timeout)
                 configure(server.url, token, op, identifiers, offered)
                 yield server, token
             except BaseException:
