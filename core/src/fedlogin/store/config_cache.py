@@ -10,8 +10,9 @@ next request on every process, as if nothing were cached.
 The version is read on a connection of its own, outside the pool and outside any
 transaction (autocommit): a single ``SELECT`` with no ``BEGIN``, no session and no pool
 checkout costs a few microseconds. On SQLite it runs on the event loop (a local file, read
-without waiting for writers in WAL mode); on PostgreSQL it goes to a worker thread like every
-other query, since it is a network round trip.
+without waiting for writers in WAL mode); on PostgreSQL, a network round trip, it runs on
+psycopg's own asynchronous connection, so the event loop waits for the answer without
+blocking and without a worker thread (the trip to a thread cost more than the read).
 
 A value is stored under the version read *in the transaction that loaded it*, read before the
 rows it derives from: the rows are at least as new as the version, so nothing older than
@@ -21,6 +22,7 @@ what the version says is ever served. Entries are kept least-recently-used first
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import weakref
@@ -28,6 +30,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar, cast
 
+import psycopg
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -50,7 +53,8 @@ class ConfigCache:
         self._version: int | None = None
         self._lock = threading.Lock()  # the entries; held only in memory, never over a query
         self._connection_lock = threading.Lock()
-        self._connection: Any = None  # the DBAPI connection for version reads
+        self._connection: Any = None  # the connection for version reads
+        self._connecting: asyncio.Lock | None = None  # PostgreSQL: while one is opened
         # Closes it when this cache is dropped without close() (a test's app context).
         self._closer: weakref.finalize[Any, Any] | None = None
 
@@ -78,7 +82,12 @@ class ConfigCache:
     async def current_version(self) -> int:
         if self._database.is_sqlite:
             return self._read_version()
-        return await run_in_threadpool(self._read_version)
+        try:
+            return await self._read_version_async()
+        except psycopg.Error:
+            # A connection the server closed (a restart): one new connection, one retry.
+            self._drop_connection()
+            return await self._read_version_async()
 
     def clear(self) -> None:
         with self._lock:
@@ -100,7 +109,22 @@ class ConfigCache:
             self._entries.clear()
             self._version = version
 
+    async def _read_version_async(self) -> int:
+        connection = self._connection
+        if connection is None:
+            if self._connecting is None:
+                self._connecting = asyncio.Lock()
+            async with self._connecting:  # one connection, whoever asks first
+                connection = self._connection
+                if connection is None:
+                    connection = await _AsyncVersionConnection.open(self._database)
+                    self._connection = connection
+                    self._closer = weakref.finalize(self, _close_quietly, connection)
+        assert isinstance(connection, _AsyncVersionConnection)
+        return await connection.read()
+
     def _read_version(self) -> int:
+        """SQLite: the version read on a connection of the engine's, on the event loop."""
         with self._connection_lock:
             try:
                 return self._query_version()
@@ -126,8 +150,6 @@ class ConfigCache:
         proxied = self._database.engine.raw_connection()
         connection: Any = proxied.dbapi_connection
         proxied.detach()
-        if not self._database.is_sqlite:
-            connection.autocommit = True  # no transaction left open between reads
         self._closer = weakref.finalize(self, _close_quietly, connection)
         return connection
 
@@ -136,6 +158,33 @@ class ConfigCache:
             self._closer()
             self._closer = None
         self._connection = None
+
+
+class _AsyncVersionConnection:
+    """PostgreSQL: psycopg's asynchronous connection for the version read, in autocommit."""
+
+    def __init__(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        self._connection = connection
+
+    @classmethod
+    async def open(cls, database: Database) -> _AsyncVersionConnection:
+        # The engine's own connection arguments: the same server, user and options.
+        args, kwargs = database.engine.dialect.create_connect_args(database.engine.url)
+        return cls(await psycopg.AsyncConnection.connect(*args, autocommit=True, **kwargs))
+
+    @property
+    def info(self) -> psycopg.ConnectionInfo:
+        return self._connection.info
+
+    async def read(self) -> int:
+        cursor = await self._connection.execute(_VERSION_QUERY)
+        row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        # What psycopg's (asynchronous) close does, synchronously, so that the cache can be
+        # closed or dropped from anywhere: end the libpq connection.
+        self._connection.pgconn.finish()
 
 
 def _close_quietly(connection: Any) -> None:
