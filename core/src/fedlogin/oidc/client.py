@@ -10,6 +10,7 @@ the pending flow and redirects the browser. On the way back it calls
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import secrets
@@ -115,14 +116,14 @@ def new_authorization(
         "redirect_uri": redirect_uri,
         "response_type": "code",
         "scope": scope,
-        "state": state,
-        "nonce": nonce,
-        "code_challenge": s256_code_challenge(verifier),
         "code_challenge_method": "S256",
         **(extra_params or {}),
     }
+    # token_urlsafe and unpadded base64url use only characters a query leaves as they are
+    # (RFC 3986 "unreserved"): these three need no quoting, and change at every start.
+    fresh = {"state": state, "nonce": nonce, "code_challenge": s256_code_challenge(verifier)}
     return AuthorizationRequest(
-        url=_with_query(metadata.authorization_endpoint, params),
+        url=_with_query(metadata.authorization_endpoint, params, fresh),
         state=state,
         nonce=nonce,
         code_verifier=verifier,
@@ -150,11 +151,36 @@ def _scope(scopes: Sequence[str]) -> str:
     return " ".join(unique)
 
 
-def _with_query(endpoint: str, params: Mapping[str, str]) -> str:
-    # An endpoint may carry its own query (Azure AD B2C's ?p=policy): keep it, ours win.
-    parts = urlsplit(endpoint)
-    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
-    return urlunsplit(parts._replace(query=urlencode([*kept, *params.items()])))
+def _with_query(
+    endpoint: str, params: Mapping[str, str], fresh: Mapping[str, str] | None = None
+) -> str:
+    """``endpoint`` with ``params`` (quoted) and ``fresh`` (URL-safe already) as its query.
+
+    An endpoint may carry its own query (Azure AD B2C's ?p=policy): it is kept, ours win.
+    The same endpoint and parameters come back at every start, so their quoted form is
+    kept (:func:`_quoted_pairs`): quoting them was a quarter of a start's own work.
+    """
+    fresh = fresh or {}
+    query = _quoted_pairs(endpoint, tuple(params.items()), tuple(fresh))
+    scheme, netloc, path, _, fragment = _split(endpoint)
+    extra = "&".join(f"{name}={value}" for name, value in fresh.items())
+    return urlunsplit((scheme, netloc, path, f"{query}&{extra}" if query else extra, fragment))
+
+
+@functools.lru_cache(maxsize=256)
+def _split(endpoint: str) -> tuple[str, str, str, str, str]:
+    return tuple(urlsplit(endpoint))  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=256)
+def _quoted_pairs(
+    endpoint: str, params: tuple[tuple[str, str], ...], fresh_names: tuple[str, ...]
+) -> str:
+    ours = {name for name, _ in params} | set(fresh_names)
+    kept = [
+        (k, v) for k, v in parse_qsl(_split(endpoint)[3], keep_blank_values=True) if k not in ours
+    ]
+    return urlencode([*kept, *params])
 
 
 async def exchange_code(
