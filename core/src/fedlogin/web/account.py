@@ -32,6 +32,7 @@ from fedlogin.store.fields import ValidationFailed
 from fedlogin.store.tables import BrowserSession, User
 from fedlogin.web import linking, sessions
 from fedlogin.web.context import app_context
+from fedlogin.web.forms import read_form
 from fedlogin.web.login import logo_url
 from fedlogin.web.pages import render
 from fedlogin.web.password_login import client_address
@@ -155,7 +156,7 @@ async def set_password(request: Request) -> Response:
     viewer = await _viewer(request)
     if isinstance(viewer, Response):
         return viewer
-    form = await request.form()
+    form = await read_form(request)
     await sessions.check_csrf(request, form.get(sessions.CSRF_FIELD))
     row = viewer.browser_session
     assert row.user_id is not None and row.id is not None
@@ -181,7 +182,7 @@ async def sign_out_everywhere(request: Request) -> Response:
     viewer = await _viewer(request)
     if isinstance(viewer, Response):
         return viewer
-    form = await request.form()
+    form = await read_form(request)
     await sessions.check_csrf(request, form.get(sessions.CSRF_FIELD))
     user_id = viewer.user.id
     assert user_id is not None

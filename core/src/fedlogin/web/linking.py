@@ -40,6 +40,7 @@ from fedlogin.store.tables import BrowserSession, IdentityProvider, User
 from fedlogin.store.types import utcnow
 from fedlogin.web import sessions
 from fedlogin.web.context import app_context
+from fedlogin.web.forms import read_form
 from fedlogin.web.login import logo_url, refusal_page, request_host
 from fedlogin.web.pages import render
 
@@ -115,7 +116,7 @@ def _notice(request: Request, names: dict[str, str]) -> str | None:
 async def start_link(request: Request) -> Response:
     ctx = app_context(request)
     identifier = request.path_params["identifier"]
-    form = await request.form()
+    form = await read_form(request)
     try:
         browser_session = await _signed_in_session(request, form.get(sessions.CSRF_FIELD))
     except NotSignedIn:
@@ -150,7 +151,7 @@ async def start_link(request: Request) -> Response:
 async def unlink(request: Request) -> Response:
     ctx = app_context(request)
     identity_id = request.path_params["identity_id"]
-    form = await request.form()
+    form = await read_form(request)
     try:
         browser_session = await _signed_in_session(request, form.get(sessions.CSRF_FIELD))
     except NotSignedIn:

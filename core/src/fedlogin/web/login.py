@@ -34,6 +34,7 @@ from fedlogin.store.brands import LoginConfig, effective_login_config
 from fedlogin.store.tables import IdentityProvider, User
 from fedlogin.web import sessions
 from fedlogin.web.context import AppContext, app_context
+from fedlogin.web.forms import read_form
 from fedlogin.web.pages import KeptPage, render, render_text
 from fedlogin.web.verification import waiting_url
 
@@ -178,7 +179,7 @@ def logo_url(row: IdentityProvider) -> str:
 async def start_sign_in(request: Request) -> Response:
     ctx = app_context(request)
     identifier = request.path_params["identifier"]
-    form = await request.form()
+    form = await read_form(request)
     try:
         await sessions.check_csrf(request, form.get(sessions.CSRF_FIELD))
     except sessions.CsrfRefused as exc:
@@ -274,7 +275,7 @@ async def _signed_in_user(request: Request) -> User | None:
 
 async def logout(request: Request) -> Response:
     ctx = app_context(request)
-    form = await request.form()
+    form = await read_form(request)
     await sessions.check_csrf(request, form.get(sessions.CSRF_FIELD))
     token = request.cookies.get(sessions.SESSION_COOKIE)
     if token:

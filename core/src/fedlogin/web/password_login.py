@@ -23,6 +23,7 @@ from fedlogin.errors import FedloginError
 from fedlogin.store.tables import User
 from fedlogin.web import sessions
 from fedlogin.web.context import app_context
+from fedlogin.web.forms import read_form
 from fedlogin.web.login import DEFAULT_NEXT, render_login, safe_next
 
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -35,7 +36,7 @@ def client_address(request: Request) -> str | None:
 
 async def password_sign_in_route(request: Request) -> Response:
     ctx = app_context(request)
-    form = await request.form()
+    form = await read_form(request)
     login_name = form.get("login")
     next_url = safe_next(form.get("next"))
     previous = request.cookies.get(sessions.SESSION_COOKIE)

@@ -24,6 +24,7 @@ from fedlogin.store.admins import MIN_PASSWORD_LENGTH
 from fedlogin.store.fields import ValidationFailed
 from fedlogin.store.setup_tokens import SetupLinkState, SetupLinkUnusable
 from fedlogin.web.context import app_context
+from fedlogin.web.forms import read_form
 from fedlogin.web.pages import render
 
 #: Added to the usual page headers: the URL holds the secret.
@@ -54,7 +55,7 @@ async def setup_form(request: Request) -> Response:
 
 async def create_first_admin(request: Request) -> Response:
     token = request.path_params["token"]
-    form = await request.form()
+    form = await read_form(request)
     username = _field(form.get("username"))
     password = _field(form.get("password"))
     if password != _field(form.get("password_confirm")):

@@ -37,6 +37,7 @@ from fedlogin.store.types import utcnow
 from fedlogin.web import sessions
 from fedlogin.web.context import AppContext, app_context
 from fedlogin.web.errors import error_page
+from fedlogin.web.forms import read_form
 from fedlogin.web.pages import render
 
 DEFAULT_NEXT = "/account"
@@ -125,7 +126,7 @@ def _load(session: Session, handle: str, browser: str | None) -> WaitingPage:
 async def submit_code(request: Request) -> Response:
     ctx = app_context(request)
     handle = request.path_params["handle"]
-    form = await request.form()
+    form = await read_form(request)
     await sessions.check_csrf(request, form.get(sessions.CSRF_FIELD))
     code = form.get("code")
     browser = request.cookies.get(sessions.BROWSER_COOKIE)
@@ -192,7 +193,7 @@ async def open_link(request: Request) -> Response:
 async def resend(request: Request) -> Response:
     ctx = app_context(request)
     handle = request.path_params["handle"]
-    form = await request.form()
+    form = await read_form(request)
     await sessions.check_csrf(request, form.get(sessions.CSRF_FIELD))
     browser = request.cookies.get(sessions.BROWSER_COOKIE)
     # The host this browser holds its cookie for (a brand's own host, or the platform's),
