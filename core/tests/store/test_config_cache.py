@@ -6,6 +6,7 @@ process: its admin changes must reach this process's cache at the next use (X4).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import psycopg
@@ -137,3 +138,72 @@ async def test_the_version_read_leaves_no_transaction_open(
         assert connection.in_transaction is False
     else:
         assert connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+# -- PostgreSQL: one read shared by the requests waiting for it ---------------------------------
+
+ON_POSTGRES = pytest.mark.parametrize(
+    "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+class CountedReads:
+    """Wraps the cache's round trip: how many were made; optionally held after the answer."""
+
+    def __init__(self, cache: ConfigCache) -> None:
+        self.count = 0
+        self.hold: asyncio.Event | None = None
+        self._read = cache._read_version_async
+        cache._read_version_async = self  # type: ignore[method-assign]
+
+    async def __call__(self) -> int:
+        self.count += 1
+        version = await self._read()
+        if self.hold is not None:
+            await self.hold.wait()  # an answer still on its way back
+        return version
+
+
+@ON_POSTGRES
+async def test_requests_arriving_together_share_one_read(db: Database, cache: ConfigCache) -> None:
+    reads = CountedReads(cache)
+    admin_change(db)
+    versions = await asyncio.gather(*(cache.current_version() for _ in range(50)))
+    assert len(set(versions)) == 1
+    assert reads.count < 5  # one per round trip, not one per request
+
+
+@ON_POSTGRES
+async def test_a_request_arriving_during_a_read_waits_for_a_newer_one(
+    db: Database, cache: ConfigCache
+) -> None:
+    before = await cache.current_version()
+    reads = CountedReads(cache)
+    reads.hold = asyncio.Event()
+    early = asyncio.create_task(cache.current_version())
+    while reads.count == 0:  # the early read has been sent (and answered: the old version)
+        await asyncio.sleep(0.01)
+    admin_change(db)  # an admin's change commits while that answer is on its way
+    late = asyncio.create_task(cache.current_version())
+    await asyncio.sleep(0.05)
+    reads.hold.set()
+    assert await early == before
+    assert await late == before + 1  # not the answer of the read it found under way
+    assert reads.count == 2
+
+
+@ON_POSTGRES
+async def test_a_cancelled_request_does_not_cancel_the_shared_read(
+    db: Database, cache: ConfigCache
+) -> None:
+    expected = await cache.current_version()
+    reads = CountedReads(cache)
+    reads.hold = asyncio.Event()
+    gone = asyncio.create_task(cache.current_version())
+    staying = asyncio.create_task(cache.current_version())
+    await asyncio.sleep(0.05)
+    gone.cancel()
+    reads.hold.set()
+    assert await staying == expected
+    with pytest.raises(asyncio.CancelledError):
+        await gone

@@ -12,7 +12,9 @@ transaction (autocommit): a single ``SELECT`` with no ``BEGIN``, no session and 
 checkout costs a few microseconds. On SQLite it runs on the event loop (a local file, read
 without waiting for writers in WAL mode); on PostgreSQL, a network round trip, it runs on
 psycopg's own asynchronous connection, so the event loop waits for the answer without
-blocking and without a worker thread (the trip to a thread cost more than the read).
+blocking and without a worker thread (the trip to a thread cost more than the read); requests
+that arrive while a read is under way share the next one (:meth:`ConfigCache._shared_read`),
+so a busy process does not queue one round trip per request on that connection.
 
 A value is stored under the version read *in the transaction that loaded it*, read before the
 rows it derives from: the rows are at least as new as the version, so nothing older than
@@ -55,6 +57,8 @@ class ConfigCache:
         self._connection_lock = threading.Lock()
         self._connection: Any = None  # the connection for version reads
         self._connecting: asyncio.Lock | None = None  # PostgreSQL: while one is opened
+        self._next_read: asyncio.Future[int] | None = None  # PostgreSQL: see _shared_read
+        self._reading = False
         # Closes it when this cache is dropped without close() (a test's app context).
         self._closer: weakref.finalize[Any, Any] | None = None
 
@@ -82,6 +86,38 @@ class ConfigCache:
     async def current_version(self) -> int:
         if self._database.is_sqlite:
             return self._read_version()
+        return await self._shared_read()
+
+    async def _shared_read(self) -> int:
+        """PostgreSQL: the answer of a read that starts after the caller arrived, shared.
+
+        Requests that arrive while a read is on its way wait for the next one, which every
+        request waiting by then shares: each still sees a version read after it came in (as
+        if it had read alone), and a busy process makes one round trip per round trip's time
+        instead of one per request, queued on the one connection.
+        """
+        if self._next_read is None:
+            self._next_read = asyncio.get_running_loop().create_future()
+            # Marked retrieved: if every waiter was cancelled, a failure is not logged as lost.
+            self._next_read.add_done_callback(_retrieve)
+            if not self._reading:
+                self._reading = True
+                asyncio.get_running_loop().create_task(self._read_for_waiters())
+        # Shielded: one request cancelled (a client gone) must not cancel the others' read.
+        return await asyncio.shield(self._next_read)
+
+    async def _read_for_waiters(self) -> None:
+        try:
+            while self._next_read is not None:
+                waiting, self._next_read = self._next_read, None
+                try:
+                    waiting.set_result(await self._read_version_retrying())
+                except Exception as exc:
+                    waiting.set_exception(exc)
+        finally:
+            self._reading = False
+
+    async def _read_version_retrying(self) -> int:
         try:
             return await self._read_version_async()
         except psycopg.Error:
@@ -185,6 +221,11 @@ class _AsyncVersionConnection:
         # What psycopg's (asynchronous) close does, synchronously, so that the cache can be
         # closed or dropped from anywhere: end the libpq connection.
         self._connection.pgconn.finish()
+
+
+def _retrieve(future: asyncio.Future[int]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _close_quietly(connection: Any) -> None:
