@@ -361,6 +361,18 @@ def busy_elsewhere() -> str:
     return f"none to speak of ({measured})"
 
 
+def busy_during() -> str:
+    """The load averages as the benchmark ends: work that started during it shows here.
+
+    The benchmark itself keeps about two processes busy (the server and the browsers or
+    wrk, with the node provider between them), so a load average well above 2 means other
+    work shared the two cores.
+    """
+    one, five, _ = os.getloadavg()
+    verdict = "other work shared the machine" if one > 3 else "no sign of other work"
+    return f"load average {one:.2f} (1 min) and {five:.2f} (5 min) as it ended: {verdict}"
+
+
 def table(figures: list[Figures]) -> str:
     rows = [
         "| providers | sign-in | server CPU per sign-in | sign-ins/s | callback p50 "
@@ -378,7 +390,9 @@ def table(figures: list[Figures]) -> str:
     return "\n".join(rows)
 
 
-def report(figures: list[Figures], args: argparse.Namespace, busy: str, command: str) -> str:
+def report(
+    figures: list[Figures], args: argparse.Namespace, busy: str, during: str, command: str
+) -> str:
     about = machine()
     lines = [
         "# Benchmarks",
@@ -397,7 +411,7 @@ def report(figures: list[Figures], args: argparse.Namespace, busy: str, command:
         "sign-in creates a user; returning: the same accounts again",
         f"- Login page: {figures[0].load_client}, {args.duration:g} s per row, no cookies "
         "(first visits)",
-        f"- Other work on the machine: {busy}",
+        f"- Other work on the machine: {busy}; {during}",
         "",
         table(figures),
         "",
@@ -464,7 +478,7 @@ def main() -> None:
                 )
             )
             print(table(figures[-1:]), flush=True)
-    text_report = report(figures, args, busy, command)
+    text_report = report(figures, args, busy, busy_during(), command)
     print()
     print(text_report)
     if args.write:
