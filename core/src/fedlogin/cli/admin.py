@@ -139,6 +139,12 @@ def _unlock(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"Unlocked: {admin.username} can sign in to the admin console again{where}.\n")
     else:
         out.write(f"The admin console's sign-in was not locked for {admin.username}{where}.\n")
+        if address is None:
+            out.write(
+                "If the console still says there were too many failed sign-ins, the lock is "
+                "on the address: add --address (the audit log's admin_user.sign_in_failed "
+                "entries name it).\n"
+            )
     return 0
 
 
