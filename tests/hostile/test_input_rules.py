@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fedlogin.accounts import passwords
+from fedlogin.accounts import passwords, throttle
 from fedlogin.accounts.identities import IdentityKey, link_identity
 from fedlogin.store import admins
 from fedlogin.store.brands import create_brand
@@ -89,6 +89,7 @@ class Site:
             session.add(user)
             session.flush()
             assert user.id is not None
+            self.user_id = user.id
             provider = session.exec(
                 select(IdentityProvider).where(col(IdentityProvider.identifier) == IDENTIFIER)
             ).one()
@@ -216,6 +217,16 @@ async def _admin_sign_in(site: Site) -> Prepared:
     visitor = site.browser()
     assert (await visitor.client.get("/admin/login")).status_code == 200
     return visitor, "/admin/login"
+
+
+@case("/admin/users/{id}/unlock")
+async def _unlock_user(site: Site) -> Prepared:
+    root = await site.admin()
+    # ada locked out, so that the form, were it accepted, would change the database.
+    with site.db.transaction() as session:
+        for _ in range(throttle.ACCOUNT_LIMIT.max_failures):
+            throttle.attempt(session, [throttle.account_bucket("ada")], utcnow())
+    return root, f"/admin/users/{site.user_id}/unlock"
 
 
 def _console(path: str) -> Callable[[Site], Awaitable[Prepared]]:

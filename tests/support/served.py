@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -42,13 +43,20 @@ def free_port() -> int:
 class ServedFedlogin:
     """One ``fedlogin serve`` OS process; its output goes to ``log_path``."""
 
-    def __init__(self, env: dict[str, str], cwd: Path, port: int, log_path: Path) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        cwd: Path,
+        port: int,
+        log_path: Path,
+        args: Sequence[str] = (),
+    ) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
         self._log = log_path.open("w", encoding="utf-8")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "fedlogin.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "fedlogin.cli", "serve", "--port", str(port), *args],
             env=env,
             cwd=cwd,
             stdout=self._log,

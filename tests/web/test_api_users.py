@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fedlogin.accounts import passwords
+from fedlogin.accounts import passwords, throttle
 from fedlogin.store.database import Database
 from fedlogin.store.tables import BrowserSession, User
 from fedlogin.web.context import AppContext
@@ -325,3 +325,65 @@ async def test_no_response_ever_holds_a_password_hash(
     assert "argon2" not in body
     with db.session() as session:
         assert session.exec(select(BrowserSession)).all() == []
+
+
+# -- unlocking password sign-in -------------------------------------------------------------
+
+
+async def lock_out(app: Starlette, login: str) -> None:
+    """Wrong passwords until the name is locked: the next attempt, right or not, is refused."""
+    for _ in range(throttle.ACCOUNT_LIMIT.max_failures):
+        assert await password_sign_in(app, login, "not the password") == 401
+    assert await password_sign_in(app, login, PASSWORD) == 429
+
+
+async def test_an_admin_unlocks_a_user_locked_out_after_wrong_passwords(
+    admin: httpx.AsyncClient, app: Starlette
+) -> None:
+    user = await create(admin, username="ada", email="ada@example.org", password=PASSWORD)
+    assert user["sign_in_locked_until"] is None
+    await lock_out(app, "ada")
+    await lock_out(app, "ADA@example.org")  # the email address is a second name, locked too
+    shown = (await admin.get(f"{USERS}/{user['id']}")).json()
+    assert shown["sign_in_locked_until"] is not None
+    listed = (await admin.get(USERS)).json()["users"]
+    assert [u["sign_in_locked_until"] is not None for u in listed] == [True]
+
+    unlocked = await admin.post(f"{USERS}/{user['id']}/unlock")
+    assert unlocked.status_code == 200
+    assert unlocked.json()["username"] == "ada"
+    assert unlocked.json()["sign_in_locked_until"] is None
+    assert await password_sign_in(app, "ada@example.org", PASSWORD) == 303
+    await lock_out(app, "ada")
+    assert (await admin.post(f"{USERS}/{user['id']}/unlock")).status_code == 200
+    assert await password_sign_in(app, "ada", PASSWORD) == 303
+
+    entries = [e for e in await audit(admin) if e["action"] == "user.unlock"]
+    assert len(entries) == 2
+    assert entries[0]["actor"] == ACTOR and entries[0]["target_id"] == str(user["id"])
+    assert entries[0]["after"] == {"sign_in_locked_until": None}
+    assert entries[0]["before"]["sign_in_locked_until"] is not None
+
+
+async def test_unlocking_a_user_who_is_not_locked_changes_nothing(
+    admin: httpx.AsyncClient,
+) -> None:
+    user = await create(admin, username="bob")
+    answer = await admin.post(f"{USERS}/{user['id']}/unlock")
+    assert answer.status_code == 200
+    assert answer.json()["sign_in_locked_until"] is None
+    assert not [e for e in await audit(admin) if e["action"] == "user.unlock"]
+
+
+@pytest.mark.parametrize("number", ["999999", "abc"])
+async def test_unlocking_an_unknown_user_is_a_404_with_a_stable_code(
+    admin: httpx.AsyncClient, number: str
+) -> None:
+    answer = await admin.post(f"{USERS}/{number}/unlock")
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "user_not_found"
+
+
+async def test_only_an_admin_unlocks(client: httpx.AsyncClient, admin_token: str) -> None:
+    answer = await client.post(f"{USERS}/1/unlock")
+    assert answer.status_code == 401

@@ -127,9 +127,13 @@ def test_cookies_are_the_header_starlette_would_write(
     context: AppContext, secure: bool, value: str
 ) -> None:
     base_url = "https://login.example.org" if secure else "http://testserver"
-    config = attrs.evolve(context.config, base_url=base_url)
+    app = Starlette()
+    app.state.context = attrs.evolve(
+        context, config=attrs.evolve(context.config, base_url=base_url)
+    )
+    request = Request({"type": "http", "scheme": "http", "headers": [], "app": app})
     ours, theirs = Response(), Response()
-    sessions.set_browser_cookie(ours, value, config)
+    sessions.set_browser_cookie(request, ours, value)
     theirs.set_cookie(
         sessions.BROWSER_COOKIE,
         value,

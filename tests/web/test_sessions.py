@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import attrs
 import httpx
@@ -21,6 +20,8 @@ from fedlogin.web import sessions
 from fedlogin.web.app import create_app
 from fedlogin.web.context import AppContext
 from sqlmodel import select
+from starlette.applications import Starlette
+from starlette.requests import Request
 
 from tests.support.hostile_op import HostileOP
 from tests.support.sign_in import Browser, add_provider, csrf_token, outcome
@@ -146,6 +147,21 @@ def test_a_session_belongs_to_exactly_one_principal(db: Database) -> None:
         sessions.create_session(session)
 
 
-def test_cookies_are_secure_exactly_when_the_platform_url_is_https(tmp_path: Path) -> None:
-    assert sessions.secure_cookies(Config(data_dir=tmp_path, base_url="https://login.example"))
-    assert not sessions.secure_cookies(Config(data_dir=tmp_path, base_url="http://127.0.0.1"))
+@pytest.mark.parametrize(
+    ("base_url", "scheme", "secure"),
+    [
+        ("https://login.example", "https", True),
+        ("https://login.example", "http", True),  # the platform is https whatever a hop says
+        ("http://127.0.0.1", "https", True),  # came over https (or a trusted proxy says so)
+        ("http://127.0.0.1", "http", False),
+    ],
+)
+def test_cookies_are_secure_when_the_platform_or_the_request_is_https(
+    context: AppContext, base_url: str, scheme: str, secure: bool
+) -> None:
+    app = Starlette()
+    app.state.context = attrs.evolve(
+        context, config=attrs.evolve(context.config, base_url=base_url)
+    )
+    request = Request({"type": "http", "scheme": scheme, "headers": [], "app": app})
+    assert sessions.secure_cookies(request) is secure

@@ -5,6 +5,7 @@ other browsers, expiry, resends and the per-address mail limit each refuse clear
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 from fedlogin.accounts import verification
+from fedlogin.accounts.provisioning import ProvisioningRefused
 from fedlogin.config import Config
 from fedlogin.mail import outbox
 from fedlogin.mail.message import MailMessage
@@ -311,6 +313,69 @@ async def test_an_account_that_took_the_address_meanwhile_is_not_joined(
     with db.session() as session:
         assert session.exec(select(FederatedIdentity)).first() is None
     assert outcome(db).sessions == 0
+
+
+async def finished_elsewhere_meanwhile(
+    browsers: list[Browser], provider: HostileOP, smtp_sink: SmtpSink
+) -> tuple[str, str]:
+    """The first browser waits with its code; the same person finishes in the second one
+    (the identity is linked to a new user): the first's waiting page and code."""
+    waiting = await start_waiting(browsers[0], provider)
+    code = code_in(smtp_sink.last_to(EMAIL))
+    elsewhere = await start_waiting(browsers[1], provider)
+    done = await submit(browsers[1], elsewhere, code_in(smtp_sink.last_to(EMAIL)))
+    assert done.status_code == 303
+    return waiting, code
+
+
+async def test_finishing_after_the_identity_was_linked_meanwhile_signs_into_its_user(
+    browsers: list[Browser], provider: HostileOP, smtp_sink: SmtpSink, db: Database
+) -> None:
+    waiting, code = await finished_elsewhere_meanwhile(browsers, provider, smtp_sink)
+    done = await submit(browsers[0], waiting, code)
+    assert done.status_code == 303
+    assert (outcome(db).users, outcome(db).identities, outcome(db).sessions) == (1, 1, 2)
+
+
+async def test_a_user_disabled_between_the_mail_and_the_click_is_refused(
+    browsers: list[Browser], provider: HostileOP, smtp_sink: SmtpSink, db: Database
+) -> None:
+    waiting, code = await finished_elsewhere_meanwhile(browsers, provider, smtp_sink)
+    with db.transaction() as session:
+        session.execute(update(User).values(disabled=True))
+    refused = await submit(browsers[0], waiting, code)
+    assert refused.status_code == 403 and "user_disabled" in refused.text
+    assert outcome(db).sessions == 1  # only the one made before the user was disabled
+
+
+async def test_finishing_waits_for_a_disabling_under_way_and_then_refuses(
+    browsers: list[Browser], provider: HostileOP, smtp_sink: SmtpSink, db: Database
+) -> None:
+    # The admin's transaction holds the user's row while the click is finished: without the
+    # row lock, PostgreSQL would let the click read the user as still enabled and sign in.
+    await finished_elsewhere_meanwhile(browsers, provider, smtp_sink)
+    [row] = pending(db)
+    result: list[object] = []
+
+    def click() -> None:
+        try:
+            with db.transaction() as session:
+                found = session.get(EmailVerification, row.id)
+                assert found is not None
+                result.append(verification.finish(session, found, utcnow()))
+        except ProvisioningRefused as refused:
+            result.append(refused.code)
+
+    with db.transaction() as admin:
+        admin.execute(update(User).values(disabled=True))
+        admin.flush()
+        clicked = threading.Thread(target=click)
+        clicked.start()
+        clicked.join(timeout=0.5)
+        assert clicked.is_alive() and result == []  # waiting for the admin's commit
+    clicked.join(timeout=10)
+    assert result == ["user_disabled"]
+    assert len(pending(db)) == 1  # refused: rolled back, nothing used up
 
 
 async def test_a_second_attempt_from_the_same_browser_replaces_the_first(

@@ -29,11 +29,17 @@
 ``FEDLOGIN_SMTP_FROM``             The sender address; required with the host.
 ``FEDLOGIN_SMTP_STARTTLS``         ``1`` (default) requires STARTTLS; ``0`` sends in clear
                                    (a relay on the same machine).
+``FEDLOGIN_FORWARDED_ALLOW_IPS``   The reverse proxies whose ``X-Forwarded-For`` and
+                                   ``X-Forwarded-Proto`` are believed: comma-separated
+                                   addresses and networks (``10.0.0.5, 10.1.0.0/16``), or
+                                   ``*`` for every peer. Default: none (see
+                                   :data:`Config.forwarded_allow_ips`).
 =================================  =========================================================
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -55,6 +61,9 @@ SMTP_USERNAME_ENV = "FEDLOGIN_SMTP_USERNAME"
 SMTP_PASSWORD_ENV = "FEDLOGIN_SMTP_PASSWORD"  # noqa: S105 - a variable name, not a secret
 SMTP_FROM_ENV = "FEDLOGIN_SMTP_FROM"
 SMTP_STARTTLS_ENV = "FEDLOGIN_SMTP_STARTTLS"
+FORWARDED_ALLOW_IPS_ENV = "FEDLOGIN_FORWARDED_ALLOW_IPS"
+#: Trust every peer's forwarding headers (only when nothing but the proxy can reach the server).
+TRUST_EVERY_PEER = "*"
 DEFAULT_SMTP_PORT = 587
 
 DEFAULT_DATA_DIR = ".fedlogin"
@@ -100,6 +109,12 @@ class Config:
     sign_in_event_retention_days: int = DEFAULT_SIGN_IN_EVENT_RETENTION_DAYS
     #: ``None``: no SMTP server; mail stays in the outbox.
     smtp: SmtpSettings | None = None
+    #: The peers (addresses and networks, normalised; or ``("*",)``) whose
+    #: ``X-Forwarded-For``/``-Proto`` headers ``fedlogin serve`` believes. Empty by default,
+    #: unlike uvicorn (which believes 127.0.0.1 and ::1 unless told otherwise): a same-host
+    #: tunnel or proxy that passes the client's own header through would otherwise let any
+    #: client pick the address the sign-in limits count and the access log shows.
+    forwarded_allow_ips: tuple[str, ...] = ()
 
     @classmethod
     def from_env(
@@ -119,6 +134,9 @@ class Config:
                 SIGN_IN_EVENT_RETENTION_ENV, env, DEFAULT_SIGN_IN_EVENT_RETENTION_DAYS
             ),
             smtp=_smtp(env),
+            forwarded_allow_ips=parse_forwarded_allow_ips(
+                env.get(FORWARDED_ALLOW_IPS_ENV, ""), FORWARDED_ALLOW_IPS_ENV
+            ),
         )
 
     @property
@@ -198,3 +216,47 @@ def _base_url(value: str) -> str:
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigError(f"{BASE_URL_ENV} must not contain a query, fragment or credentials.")
     return value.rstrip("/")
+
+
+def parse_forwarded_allow_ips(value: str, source: str) -> tuple[str, ...]:
+    """Trusted proxies from ``a, b/n, ...`` (``source`` names the setting in errors).
+
+    Each item must be an IP address or a network in CIDR form with no host bits set; names
+    are refused (they are not resolved, and a name that moved would silently trust another
+    machine). ``*`` alone trusts every peer.
+    """
+    items = [item.strip() for item in value.split(",")]
+    items = [item for item in items if item]
+    if TRUST_EVERY_PEER in items:
+        if len(items) > 1:
+            raise ConfigError(
+                f"{source}: '*' trusts every peer and cannot be combined with others."
+            )
+        return (TRUST_EVERY_PEER,)
+    trusted: list[str] = []
+    for item in items:
+        try:
+            network = ipaddress.ip_network(item, strict=True)
+        except ValueError:
+            raise ConfigError(_not_a_proxy(source, item)) from None
+        text = str(network.network_address) if network.num_addresses == 1 else str(network)
+        if text not in trusted:
+            trusted.append(text)
+    return tuple(trusted)
+
+
+def _not_a_proxy(source: str, item: str) -> str:
+    message = (
+        f"{source} must list IP addresses or networks (10.0.0.5, 10.0.0.0/8, fd00::/8) "
+        f"separated by commas, or be '*'; {item!r} is not one"
+    )
+    if "/" in item:
+        try:
+            network = ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            pass
+        else:
+            return f"{message} (did you mean {network}?)."
+    if any(ch.isalpha() and ch.lower() not in "abcdef" for ch in item):
+        return message + " (host names are not resolved)."
+    return message + "."

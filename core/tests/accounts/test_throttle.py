@@ -147,3 +147,31 @@ def test_addresses_are_limited_by_ipv4_address_or_ipv6_slash_64(
     address: str | None, network: str
 ) -> None:
     assert client_network(address) == network
+
+
+def test_a_bucket_is_locked_from_its_last_allowed_failure_until_its_window_ends(
+    db: Database,
+) -> None:
+    name, other = account_bucket("ada"), account_bucket("bob")
+    start = utcnow()
+    for n in range(ACCOUNT_LIMIT.max_failures):
+        with db.session() as session:
+            assert throttle.locked_until(session, [name, other], start) is None
+        attempts(db, [name], start + timedelta(seconds=n))
+    with db.session() as session:
+        ends = start + ACCOUNT_LIMIT.window
+        assert throttle.lock_ends(session, [name, other], start) == [ends, None]
+        assert throttle.locked_until(session, [other, name], start) == ends
+        assert throttle.locked_until(session, [name], ends) is None  # ran out
+    assert attempts(db, [name], start + timedelta(minutes=1)) is not None
+
+
+def test_forgiving_empties_a_bucket_whatever_its_limit(db: Database) -> None:
+    name, address = account_bucket("ada"), address_bucket("192.0.2.1")
+    for _ in range(ADDRESS_LIMIT.max_failures):
+        attempts(db, [name, address])
+    with db.transaction() as session:
+        assert throttle.forgive(session, [name, address, account_bucket("bob")]) == 2
+    with db.session() as session:
+        assert throttle.lock_ends(session, [name, address], utcnow()) == [None, None]
+    assert attempts(db, [name, address]) is None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -39,7 +40,14 @@ USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,149}$")
 CREATE_FIELDS = ("username", "email", "email_verified", "name", "password")
 UPDATE_FIELDS = ("email", "email_verified", "name", "disabled")
 #: What a read returns but a write does not set; a client may send them back unchanged.
-READ_ONLY = ("id", "username", "has_password", "created_at", "identities")
+READ_ONLY = (
+    "id",
+    "username",
+    "has_password",
+    "created_at",
+    "identities",
+    "sign_in_locked_until",
+)
 _AUDITED = ("username", "email", "email_verified", "name", "disabled", "has_password")
 
 
@@ -73,7 +81,9 @@ def identity_fields(identity: FederatedIdentity, provider: IdentityProvider) -> 
 
 
 def user_fields(
-    user: User, identities: Iterable[tuple[FederatedIdentity, IdentityProvider]] = ()
+    user: User,
+    identities: Iterable[tuple[FederatedIdentity, IdentityProvider]] = (),
+    locked_until: datetime | None = None,
 ) -> dict[str, Any]:
     return {
         "id": user.id,
@@ -85,6 +95,7 @@ def user_fields(
         "has_password": user.password_hash is not None,
         "created_at": user.created_at.isoformat(),
         "identities": [identity_fields(identity, provider) for identity, provider in identities],
+        "sign_in_locked_until": locked_until.isoformat() if locked_until else None,
     }
 
 

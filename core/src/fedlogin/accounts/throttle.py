@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 from sqlalchemy import case, delete, literal, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from fedlogin.store.tables import SignInThrottle, metadata
 from fedlogin.store.types import UTCDateTime
@@ -133,6 +133,56 @@ def succeeded(session: Session, buckets: Sequence[Bucket]) -> None:
                 .values(failures=col(SignInThrottle.failures) - 1)
             )
         session.execute(statement, execution_options={"synchronize_session": False})
+
+
+def locked_until(session: Session, buckets: Sequence[Bucket], now: datetime) -> datetime | None:
+    """When the last lock in force among ``buckets`` ends; ``None`` when none is locked."""
+    return max((end for end in lock_ends(session, buckets, now) if end is not None), default=None)
+
+
+def lock_ends(session: Session, buckets: Sequence[Bucket], now: datetime) -> list[datetime | None]:
+    """For each bucket, when its lock ends (``None``: not locked), in one query.
+
+    A bucket is locked once it holds ``max_failures`` attempts in its window: the next
+    attempt is refused (:func:`attempt` counts it first, so it exceeds the limit).
+    """
+    ends: list[datetime | None] = []
+    for bucket, row in zip(buckets, _rows(session, buckets), strict=True):
+        end = None if row is None else row.window_started_at + bucket.limit.window
+        if row is None or row.failures < bucket.limit.max_failures or end is None or end <= now:
+            end = None
+        ends.append(end)
+    return ends
+
+
+def forgive(session: Session, buckets: Sequence[Bucket]) -> int:
+    """Empty ``buckets`` whatever their limit (an admin lifting a lock); rows removed."""
+    removed = 0
+    for bucket in buckets:
+        result = session.execute(
+            delete(SignInThrottle).where(
+                col(SignInThrottle.scope) == bucket.limit.scope,
+                col(SignInThrottle.key_hash) == bucket.key_hash,
+            ),
+            execution_options={"synchronize_session": False},
+        )
+        removed += int(result.rowcount)  # type: ignore[attr-defined]
+    return removed
+
+
+def _rows(session: Session, buckets: Sequence[Bucket]) -> list[SignInThrottle | None]:
+    if not buckets:
+        return []
+    found = {
+        (row.scope, row.key_hash): row
+        for row in session.exec(
+            select(SignInThrottle).where(
+                col(SignInThrottle.scope).in_({bucket.limit.scope for bucket in buckets}),
+                col(SignInThrottle.key_hash).in_({bucket.key_hash for bucket in buckets}),
+            )
+        )
+    }
+    return [found.get((bucket.limit.scope, bucket.key_hash)) for bucket in buckets]
 
 
 def sweep(session: Session, now: datetime) -> int:

@@ -38,12 +38,12 @@ from fedlogin.accounts.provisioning import (
     check_enabled,
     create_account,
 )
-from fedlogin.accounts.users import get_user, users_with_email
+from fedlogin.accounts.users import users_with_email
 from fedlogin.errors import FedloginError
 from fedlogin.mail import outbox, texts
 from fedlogin.mail.message import VERIFICATION, mask_address
 from fedlogin.store.admins import token_digest
-from fedlogin.store.tables import EmailVerification, IdentityProvider
+from fedlogin.store.tables import EmailVerification, IdentityProvider, User
 
 CODE_DIGITS = 6
 LIFETIME = timedelta(minutes=30)
@@ -301,9 +301,13 @@ def finish(session: Session, row: EmailVerification, now: datetime) -> Provision
     identity = find_identity(session, key)
     if identity is not None:
         # Linked meanwhile (the same person finished in another tab): its user, as any
-        # later sign-in through this identity would.
-        user = get_user(session, identity.user_id)
-        assert user is not None
+        # later sign-in through this identity would. Its row is locked and read afresh, as
+        # password sign-in does (SELECT ... FOR UPDATE; SQLite's BEGIN IMMEDIATE already
+        # serialises writers), so ``disabled`` is checked as it is now: an admin disabling
+        # the user meanwhile either waits for this transaction (and then ends the session
+        # it makes, fedlogin.accounts.admin_users) or has committed, and this one refuses.
+        user = session.get(User, identity.user_id, with_for_update=True, populate_existing=True)
+        assert user is not None  # the identity's foreign key cascades
         check_enabled(user)
         record_use(session, identity, email=row.email, now=now)
         session.delete(row)

@@ -4,7 +4,7 @@
 ``serve``       run the server; migrates a fresh SQLite database; prints the
                 one-time setup link while no admin exists
 ``db``          ``upgrade`` and ``status`` of the schema
-``admin``       ``create``, ``token``, ``tokens``, ``revoke``
+``admin``       ``create``, ``token``, ``tokens``, ``revoke``, ``unlock``
 ``providers``   ``list``, ``show``, ``test`` (Test Connection)
 ``plugins``     ``plugins list``, ``presets list|show``
 ==============  ==================================================================

@@ -1,24 +1,31 @@
-"""``fedlogin admin create|token|tokens|revoke``: admin users and their API tokens.
+"""``fedlogin admin create|token|tokens|revoke|unlock``: admin users and their API tokens.
 
 A password is never an argument (it would land in the shell history and the process list):
 ``admin create`` reads it from stdin, one line, or asks twice when stdin is a terminal.
 ``admin token`` prints the bearer token as its last line, so scripts can take it with
 ``tail -n 1``; it is shown once and only its SHA-256 is stored.
+
+``admin unlock NAME`` lifts the lock on the admin console's sign-in after too many wrong
+passwords (``--address`` also the one on an address). An admin locked out of the console
+may have no other way back in than a shell on the server.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import ipaddress
 import sys
 from datetime import datetime
 from typing import TextIO
 
 from sqlmodel import Session, col, select
 
+from fedlogin.accounts import lockouts
 from fedlogin.cli.common import CommandError, Subparsers, open_database, write_table
 from fedlogin.store import admins
 from fedlogin.store.tables import AdminUser, ApiToken
+from fedlogin.store.types import utcnow
 
 #: How the audit log names changes made from the command line.
 CLI_ACTOR = "command line"
@@ -118,6 +125,40 @@ def _is_revoked(session: Session, token_id: int) -> bool:
     return row is not None and row.revoked_at is not None
 
 
+def _unlock(args: argparse.Namespace, out: TextIO) -> int:
+    address = _address(args.address)
+    with open_database() as (_, database), database.transaction() as session:
+        admin = admins.find_admin(session, args.username)
+        if admin is None:
+            raise CommandError(f"There is no admin {args.username.strip().lower()!r}.")
+        was_locked = lockouts.unlock_admin(
+            session, admin.username, actor=CLI_ACTOR, now=utcnow(), address=address
+        )
+    where = f" (and from {address})" if address else ""
+    if was_locked:
+        out.write(f"Unlocked: {admin.username} can sign in to the admin console again{where}.\n")
+    else:
+        out.write(f"The admin console's sign-in was not locked for {admin.username}{where}.\n")
+        if address is None:
+            out.write(
+                "If the console still says there were too many failed sign-ins, the lock is "
+                "on the address: add --address (the audit log's admin_user.sign_in_failed "
+                "entries name it).\n"
+            )
+    return 0
+
+
+def _address(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise CommandError(
+            f"--address must be an IP address such as 203.0.113.7, not {value!r}."
+        ) from None
+
+
 def register(groups: Subparsers) -> None:
     group = groups.add_parser("admin", help="admin users and API tokens")
     actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -142,3 +183,13 @@ def register(groups: Subparsers) -> None:
     revoke = actions.add_parser("revoke", help="revoke an API token by its ID")
     revoke.add_argument("id", type=int, help="the token's ID (see `fedlogin admin tokens`)")
     revoke.set_defaults(handler=_revoke)
+
+    unlock = actions.add_parser(
+        "unlock", help="let an admin locked out after wrong passwords sign in to the console"
+    )
+    unlock.add_argument("username", help="the admin's username")
+    unlock.add_argument(
+        "--address",
+        help="also lift the limit on this client address (the audit log's failed sign-ins name it)",
+    )
+    unlock.set_defaults(handler=_unlock)

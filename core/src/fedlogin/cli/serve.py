@@ -7,6 +7,13 @@ answers 401 until an admin exists). It says where the data lives, never the secr
 
 When ``FEDLOGIN_BASE_URL`` is not set, the public URL follows ``--host``/``--port``, so that
 the setup link and the callback URLs point at the server just started.
+
+Behind a reverse proxy, ``--forwarded-allow-ips`` (or ``FEDLOGIN_FORWARDED_ALLOW_IPS``) names
+the proxies whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed: the client
+address the sign-in limits count and the access log shows, and the scheme that makes cookies
+``Secure`` and absolute URLs https. Nobody is believed by default; uvicorn's own handling
+(which believes 127.0.0.1 and ``FORWARDED_ALLOW_IPS``) is switched off so that only this
+setting decides.
 """
 
 from __future__ import annotations
@@ -20,23 +27,32 @@ import os
 import signal
 import sys
 from importlib import metadata
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, cast
 from urllib.parse import quote
 
 import attrs
 
 from fedlogin.cli.access_log import redact_path
 from fedlogin.cli.common import Subparsers, describe_database
-from fedlogin.config import BASE_URL_ENV, Config
+from fedlogin.config import (
+    BASE_URL_ENV,
+    FORWARDED_ALLOW_IPS_ENV,
+    TRUST_EVERY_PEER,
+    Config,
+    parse_forwarded_allow_ips,
+)
 from fedlogin.store import admins, migrate, setup_tokens
 from fedlogin.store.database import Database
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from uvicorn._types import ASGI3Application
 
     from fedlogin.web.context import AppContext
 
 _ALL_INTERFACES = {"0.0.0.0", "::", ""}  # noqa: S104 - names to recognise, not to bind
+#: uvicorn's own setting, which fedlogin does not read (see the module's docstring).
+UVICORN_FORWARDED_ENV = "FORWARDED_ALLOW_IPS"
 
 
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
@@ -44,6 +60,9 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
     from fedlogin.web.context import AppContext
 
     config = Config.from_env()
+    if args.forwarded_allow_ips is not None:
+        trusted = parse_forwarded_allow_ips(args.forwarded_allow_ips, "--forwarded-allow-ips")
+        config = attrs.evolve(config, forwarded_allow_ips=trusted)
     url_source = BASE_URL_ENV
     if not os.environ.get(BASE_URL_ENV, "").strip():
         config = attrs.evolve(config, base_url=local_base_url(args.host, args.port))
@@ -60,6 +79,12 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"                   (fresh: migrated to revision {migrate.head_revision()})\n")
     out.write(f"  Data directory:  {config.data_dir}\n")
     out.write(f"  Public URL:      {config.base_url}  ({url_source})\n")
+    out.write(f"  Trusted proxies: {describe_proxies(config.forwarded_allow_ips)}\n")
+    if os.environ.get(UVICORN_FORWARDED_ENV, "").strip():
+        out.write(
+            f"                   ({UVICORN_FORWARDED_ENV} is uvicorn's setting and is ignored: "
+            f"set {FORWARDED_ALLOW_IPS_ENV} instead)\n"
+        )
     broken = [info.name for info in context.plugins.infos() if info.status == "broken"]
     if broken:
         out.write(f"  Broken plugins:  {', '.join(broken)} (see `fedlogin plugins list`)\n")
@@ -86,10 +111,12 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
 def _run(context: AppContext, host: str, port: int) -> None:
     import uvicorn
 
-    from fedlogin.web.app import create_app
-
-    app = AccessLog(create_app(context), sys.stdout)
-    server_config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False)
+    app = serving_app(context, sys.stdout)
+    # proxy_headers=False: uvicorn would otherwise believe forwarding headers from 127.0.0.1
+    # (or FORWARDED_ALLOW_IPS) on top of what the operator configured here.
+    server_config = uvicorn.Config(
+        app, host=host, port=port, log_level="info", access_log=False, proxy_headers=False
+    )
     server = uvicorn.Server(server_config)
     # What exists now (modules, the app, plugins: over 100,000 objects) lives as long as the
     # process: moved out of the collector's sight, a full collection looks only at what
@@ -105,6 +132,55 @@ def _run(context: AppContext, host: str, port: int) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         context.database.dispose()
+
+
+def serving_app(context: AppContext, stream: TextIO) -> ASGIApp:
+    """The app as ``serve`` runs it: the access log, behind the trusted-proxy headers."""
+    from fedlogin.web.app import create_app
+
+    return behind_proxies(
+        AccessLog(create_app(context), stream), context.config.forwarded_allow_ips
+    )
+
+
+def behind_proxies(app: ASGIApp, trusted: tuple[str, ...]) -> ASGIApp:
+    """``app`` seeing the client and scheme that trusted proxies forward (itself when none).
+
+    uvicorn's middleware takes, from a trusted peer, ``X-Forwarded-Proto`` as the scheme and
+    the right-most ``X-Forwarded-For`` entry that is not itself a trusted proxy as the
+    client; from any other peer it changes nothing, whatever the headers say.
+    """
+    if not trusted:
+        return app
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    return cast(
+        "ASGIApp", ProxyHeadersMiddleware(cast("ASGI3Application", app), _with_mapped(trusted))
+    )
+
+
+def _with_mapped(trusted: tuple[str, ...]) -> list[str]:
+    """``trusted`` plus each IPv4 entry's IPv4-mapped IPv6 form (how a peer looks on ``::``)."""
+    found = list(trusted)
+    for item in trusted:
+        if item == TRUST_EVERY_PEER:
+            continue
+        network = ipaddress.ip_network(item)
+        if isinstance(network, ipaddress.IPv4Network):
+            mapped = ipaddress.IPv6Address(f"::ffff:{network.network_address}")
+            found.append(str(ipaddress.IPv6Network((mapped, 96 + network.prefixlen))))
+    return found
+
+
+def describe_proxies(trusted: tuple[str, ...]) -> str:
+    if not trusted:
+        return (
+            "none (X-Forwarded-For and X-Forwarded-Proto are ignored; behind a reverse proxy "
+            f"set {FORWARDED_ALLOW_IPS_ENV} to its address)"
+        )
+    if trusted == (TRUST_EVERY_PEER,):
+        return "every peer (*): only safe when nothing but the proxy can reach this server"
+    return ", ".join(trusted)
 
 
 class AccessLog:
@@ -214,4 +290,11 @@ def register(groups: Subparsers) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8000, help="port to bind (default 8000)")
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        metavar="ADDRESSES",
+        default=None,
+        help="reverse proxies whose X-Forwarded-For/-Proto are believed: comma-separated "
+        f"addresses or networks, or '*' (default: {FORWARDED_ALLOW_IPS_ENV}, else none)",
+    )
     serve.set_defaults(handler=_serve)

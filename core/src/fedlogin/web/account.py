@@ -86,7 +86,7 @@ async def _viewer(request: Request) -> _Viewer | Response:
 
     user = await app_context(request).transaction(load)
     if user is None:
-        sessions.clear_session_cookie(to_login, app_context(request).config)
+        sessions.clear_session_cookie(request, to_login)
         return to_login
     request.state.csrf_token = sessions.csrf_token_for(browser_session.csrf_secret)
     return _Viewer(browser_session, user)
@@ -189,7 +189,7 @@ async def sign_out_everywhere(request: Request) -> Response:
     ctx = app_context(request)
     await ctx.transaction(lambda s: end_sessions(s, user_id))
     response = RedirectResponse("/login", status_code=303, headers=_NO_STORE)
-    sessions.clear_session_cookie(response, ctx.config)
+    sessions.clear_session_cookie(request, response)
     return response
 
 

@@ -33,6 +33,51 @@ _HTTP_CODES = {
 }
 
 
+#: A page's title says what happened: by the error's code where one is common enough to
+#: deserve its own words, else by its kind (the HTTP status it maps to).
+_TITLES_BY_CODE = {
+    "csrf_failed": "Form not accepted",
+    "cookies_missing": "Cookies are needed to continue",
+    "user_disabled": "Account disabled",
+    "too_many_attempts": "Too many attempts",
+    "invalid_credentials": "Sign-in failed",
+    "version_conflict": "Changed by someone else meanwhile",
+    "unknown_preset": "Preset not found",
+    "unknown_provider": "Identity provider not found",
+}
+_TITLES_BY_STATUS = {
+    400: "Request not accepted",
+    401: "Sign-in required",
+    403: "Not allowed",
+    404: "Page not found",
+    405: "Method not allowed",
+    409: "Conflicting change",
+    413: "Too large",
+    415: "Unsupported content type",
+    422: "Some values are not valid",
+    429: "Too many requests",
+}
+_NOT_FOUND_SUFFIX = "_not_found"
+#: What the codes of the NotFound errors name, where the code's own words are not enough.
+_THINGS = {"provider": "Identity provider", "identity": "Connected account", "token": "API token"}
+
+
+def page_title(status: int, code: str) -> str:
+    """The title of an error page: what happened, in a few words, from its code and status.
+
+    ``user_not_found`` and the like name the missing thing ("User not found"); anything
+    without a title of its own is named by its status, 5xx as our fault.
+    """
+    if code in _TITLES_BY_CODE:
+        return _TITLES_BY_CODE[code]
+    if code.endswith(_NOT_FOUND_SUFFIX) and code != "not_found":
+        thing = code.removesuffix(_NOT_FOUND_SUFFIX)
+        return f"{_THINGS.get(thing, thing.replace('_', ' ').capitalize())} not found"
+    if status >= 500:
+        return "Something went wrong"
+    return _TITLES_BY_STATUS.get(status, "Request not accepted")
+
+
 def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
@@ -77,9 +122,8 @@ async def on_fedlogin_error(request: Request, exc: Exception) -> Response:
         response = json_error(exc.status, exc.code, exc.message, exc.fields, **extra)
         response.headers.update(exc.headers())
         return response
-    return error_page(
-        request, exc.status, "That did not work", exc.message, hint=exc.hint, code=exc.code
-    )
+    title = page_title(exc.status, exc.code)
+    return error_page(request, exc.status, title, exc.message, hint=exc.hint, code=exc.code)
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
@@ -95,7 +139,8 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     if wants_json(request):
         response: Response = json_error(exc.status_code, code, message)
     else:
-        response = error_page(request, exc.status_code, "Not here", message, code=code)
+        title = page_title(exc.status_code, code)
+        response = error_page(request, exc.status_code, title, message, code=code)
     # Allow (405), WWW-Authenticate (401)...: part of what the status means.
     response.headers.update(exc.headers or {})
     return response

@@ -141,7 +141,7 @@ async def start_link(request: Request) -> Response:
         return refusal_page(request, refusal)
     response = RedirectResponse(url, status_code=303, headers=_NO_STORE)
     if new_browser:
-        sessions.set_browser_cookie(response, browser, ctx.config)
+        sessions.set_browser_cookie(request, response, browser)
     return response
 
 

@@ -125,7 +125,7 @@ async def render_login(
         response = render(request, "login.html", context, status_code=status_code)
         response.headers.update(_NO_STORE)
     if new_browser:
-        sessions.set_browser_cookie(response, browser, ctx.config)
+        sessions.set_browser_cookie(request, response, browser)
     return response
 
 
@@ -201,7 +201,7 @@ async def start_sign_in(request: Request) -> Response:
         return refusal_page(request, refusal)
     response = RedirectResponse(url, status_code=303, headers=_NO_STORE)
     if new_browser:
-        sessions.set_browser_cookie(response, browser, ctx.config)
+        sessions.set_browser_cookie(request, response, browser)
     return response
 
 
@@ -243,7 +243,7 @@ async def callback(request: Request) -> Response:
         # No account until the address is proven (fedlogin.web.verification).
         return RedirectResponse(waiting_url(result.handle), status_code=303, headers=_NO_STORE)
     response = RedirectResponse(result.next_url or DEFAULT_NEXT, status_code=303, headers=_NO_STORE)
-    sessions.set_session_cookie(response, result.value, ctx.config)
+    sessions.set_session_cookie(request, response, result.value)
     return response
 
 
@@ -258,7 +258,7 @@ def refusal_page(request: Request, refusal: SignInRefused) -> Response:
     )
     response.headers.update(_NO_STORE)
     if new_browser:
-        sessions.set_browser_cookie(response, browser, app_context(request).config)
+        sessions.set_browser_cookie(request, response, browser)
     return response
 
 
@@ -281,7 +281,7 @@ async def logout(request: Request) -> Response:
     if token:
         await ctx.transaction(lambda s: sessions.end_session(s, token))
     response = RedirectResponse("/login", status_code=303, headers=_NO_STORE)
-    sessions.clear_session_cookie(response, ctx.config)
+    sessions.clear_session_cookie(request, response)
     return response
 
 

@@ -30,7 +30,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 
 def client_address(request: Request) -> str | None:
-    """The peer address (behind a proxy: what uvicorn's ``--proxy-headers`` made of it)."""
+    """The peer address, or the client a trusted proxy forwarded (fedlogin.cli.serve)."""
     return request.client.host if request.client else None
 
 
@@ -61,7 +61,7 @@ async def password_sign_in_route(request: Request) -> Response:
     except FedloginError as refusal:
         return await _refused(request, refusal, login_name, next_url)
     response = RedirectResponse(next_url or DEFAULT_NEXT, status_code=303, headers=_NO_STORE)
-    sessions.set_session_cookie(response, signed_in.value, ctx.config)
+    sessions.set_session_cookie(request, response, signed_in.value)
     return response
 
 

@@ -3,7 +3,9 @@
 Sessions (SECURITY.md): the ``fedlogin_session`` cookie holds a random value; the database
 keeps only its SHA-256, so a copy of the database signs nobody in. A sign-in always makes a
 new session (the old one, if any, is ended). Cookies are ``HttpOnly``, ``SameSite=Lax`` and
-``Secure`` when the platform's URL is https. A session ends after :data:`IDLE_TIMEOUT`
+``Secure`` when the platform's URL is https or the request came over https (directly, or
+from a trusted reverse proxy's ``X-Forwarded-Proto``: ``fedlogin serve
+--forwarded-allow-ips``). A session ends after :data:`IDLE_TIMEOUT`
 without a request, after :data:`ABSOLUTE_TIMEOUT` in any case, and at sign-out. The same
 table serves the admin console's sessions (``admin_user_id``).
 
@@ -26,7 +28,6 @@ from sqlmodel import Session, col, select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fedlogin.config import Config
 from fedlogin.errors import FedloginError
 from fedlogin.store.admins import token_digest
 from fedlogin.store.tables import BrowserSession
@@ -148,19 +149,27 @@ async def current_session(request: Request) -> BrowserSession | None:
     return row
 
 
-def secure_cookies(config: Config) -> bool:
-    return config.base_url.startswith("https://")
+def secure_cookies(request: Request) -> bool:
+    """``Secure`` cookies: the platform is https, or this request arrived over https.
+
+    The request's scheme is what the connection says, or what a *trusted* proxy forwarded
+    (an untrusted peer's ``X-Forwarded-Proto`` never reaches the scope). A platform URL of
+    https keeps cookies ``Secure`` even on a request that claims plain http.
+    """
+    if request.scope.get("scheme") == "https":
+        return True
+    return app_context(request).config.base_url.startswith("https://")
 
 
-def set_session_cookie(response: Response, token: str, config: Config) -> None:
-    _set_cookie(response, SESSION_COOKIE, token, ABSOLUTE_TIMEOUT, config)
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    _set_cookie(request, response, SESSION_COOKIE, token, ABSOLUTE_TIMEOUT)
 
 
 def _set_cookie(
-    response: Response, name: str, value: str, lifetime: timedelta, config: Config
+    request: Request, response: Response, name: str, value: str, lifetime: timedelta
 ) -> None:
     max_age = int(lifetime.total_seconds())
-    secure = secure_cookies(config)
+    secure = secure_cookies(request)
     if not _PLAIN_COOKIE_VALUE.fullmatch(value):
         response.set_cookie(
             name, value, max_age=max_age, httponly=True, samesite="lax", secure=secure
@@ -174,9 +183,9 @@ def _set_cookie(
     response.raw_headers.append((b"set-cookie", header.encode("latin-1")))
 
 
-def clear_session_cookie(response: Response, config: Config) -> None:
+def clear_session_cookie(request: Request, response: Response) -> None:
     response.delete_cookie(
-        SESSION_COOKIE, httponly=True, samesite="lax", secure=secure_cookies(config)
+        SESSION_COOKIE, httponly=True, samesite="lax", secure=secure_cookies(request)
     )
 
 
@@ -188,8 +197,8 @@ def browser_id(request: Request) -> tuple[str, bool]:
     return secrets.token_urlsafe(32), True
 
 
-def set_browser_cookie(response: Response, value: str, config: Config) -> None:
-    _set_cookie(response, BROWSER_COOKIE, value, BROWSER_COOKIE_LIFETIME, config)
+def set_browser_cookie(request: Request, response: Response, value: str) -> None:
+    _set_cookie(request, response, BROWSER_COOKIE, value, BROWSER_COOKIE_LIFETIME)
 
 
 # -- CSRF --------------------------------------------------------------------------------------

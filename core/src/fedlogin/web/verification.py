@@ -150,7 +150,7 @@ async def submit_code(request: Request) -> Response:
             return await _show(request, handle, status_code=400, error=refused.message)
         return _refusal(request, refused)
     if isinstance(outcome, _SignedIn):
-        return _signed_in(ctx, outcome)
+        return _signed_in(request, outcome)
     if outcome.attempts_left == 0:
         return _refusal(
             request,
@@ -187,7 +187,7 @@ async def open_link(request: Request) -> Response:
         signed_in = await ctx.transaction(finish)
     except (verification.VerificationRefused, ProvisioningRefused) as refused:
         return _refusal(request, refused)
-    return _signed_in(ctx, signed_in)
+    return _signed_in(request, signed_in)
 
 
 async def resend(request: Request) -> Response:
@@ -197,8 +197,9 @@ async def resend(request: Request) -> Response:
     await sessions.check_csrf(request, form.get(sessions.CSRF_FIELD))
     browser = request.cookies.get(sessions.BROWSER_COOKIE)
     # The host this browser holds its cookie for (a brand's own host, or the platform's),
-    # with the platform's scheme: behind a proxy the request's own scheme may be http.
-    scheme = urlsplit(ctx.config.base_url).scheme
+    # with the platform's scheme, or https when the request came so (directly or from a
+    # trusted proxy; an untrusted proxy's plain-http hop says nothing).
+    scheme = "https" if sessions.secure_cookies(request) else urlsplit(ctx.config.base_url).scheme
     origin = f"{scheme}://{request.headers.get('host', request.url.netloc)}"
 
     def again(session: Session) -> None:
@@ -279,9 +280,9 @@ def _record(
     )
 
 
-def _signed_in(ctx: AppContext, signed_in: _SignedIn) -> Response:
+def _signed_in(request: Request, signed_in: _SignedIn) -> Response:
     response = RedirectResponse(signed_in.next_url, status_code=303, headers=_NO_STORE)
-    sessions.set_session_cookie(response, signed_in.token, ctx.config)
+    sessions.set_session_cookie(request, response, signed_in.token)
     return response
 
 

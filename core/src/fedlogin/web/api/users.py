@@ -1,8 +1,11 @@
-"""``/api/v1/users``: platform users for admins — list, show, create, change, disable (issue 5).
+"""``/api/v1/users``: platform users for admins — list, show, create, change, disable,
+unlock (issue 5).
 
-The service (fedlogin.accounts.admin_users) validates and audits; this module adds HTTP.
-Lists are newest first and paged by id like the audit log (``next_before``). A view never
-holds a password hash, only ``has_password``. Disabling a user ends their sessions at once.
+The services (fedlogin.accounts.admin_users, .lockouts) validate and audit; this module adds
+HTTP. Lists are newest first and paged by id like the audit log (``next_before``). A view
+never holds a password hash, only ``has_password``. Disabling a user ends their sessions at
+once. ``sign_in_locked_until`` says when a lock after repeated wrong passwords ends;
+``unlock`` lifts it.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fedlogin.accounts import admin_users
+from fedlogin.accounts import admin_users, lockouts
 from fedlogin.accounts.identities import identities_of
 from fedlogin.accounts.passwords import hash_password
+from fedlogin.store.types import utcnow
 from fedlogin.web.admin_auth import require_admin
 from fedlogin.web.api.io import ok, read_json
 from fedlogin.web.api.openapi import Operation
@@ -42,7 +46,8 @@ def user_id(request: Request) -> int:
 
 def _view(session: Session, user_number: int) -> View:
     user = admin_users.get_user(session, user_number)
-    return admin_users.user_fields(user, identities_of(session, user_number))
+    locked_until = lockouts.user_locked_until(session, user, utcnow())
+    return admin_users.user_fields(user, identities_of(session, user_number), locked_until)
 
 
 async def list_users(request: Request) -> Response:
@@ -67,7 +72,11 @@ async def list_users(request: Request) -> Response:
             limit=limit,
         )
         linked = admin_users.identities_by_user(session, [row.id for row in rows if row.id])
-        return [admin_users.user_fields(row, linked.get(row.id or 0, [])) for row in rows]
+        locked = lockouts.users_locked_until(session, rows, utcnow())
+        return [
+            admin_users.user_fields(row, linked.get(row.id or 0, []), locked.get(row.id or 0))
+            for row in rows
+        ]
 
     users = await app_context(request).transaction(load)
     full = len(users) == limit
@@ -85,7 +94,9 @@ async def create_user(request: Request) -> Response:
         user = admin_users.create_user(
             session, new, password_hash=password_hash, actor=principal.actor
         )
-        return admin_users.user_fields(user)
+        # A name can be locked before its user exists (guesses at a name nobody had yet).
+        locked_until = lockouts.user_locked_until(session, user, utcnow())
+        return admin_users.user_fields(user, locked_until=locked_until)
 
     view = await app_context(request).transaction(run)
     location = str(request.url_for("user", id=str(view["id"])))
@@ -125,6 +136,19 @@ def _switch(disabled: bool) -> Callable[[Request], Any]:
     return switch
 
 
+async def unlock_user(request: Request) -> Response:
+    """Lift the lock on the user's password sign-in names (nothing to lift is not an error)."""
+    principal = await require_admin(request)
+    number = user_id(request)
+
+    def run(session: Session) -> View:
+        user = admin_users.get_user(session, number)
+        lockouts.unlock_user(session, user, actor=principal.actor, now=utcnow())
+        return _view(session, number)
+
+    return ok(await app_context(request).transaction(run))
+
+
 async def user_identities(request: Request) -> Response:
     await require_admin(request)
     number = user_id(request)
@@ -145,6 +169,7 @@ ROUTES = [
     Route("/users/{id}/identities", user_identities, methods=["GET"]),
     Route("/users/{id}/disable", _switch(True), methods=["POST"]),
     Route("/users/{id}/enable", _switch(False), methods=["POST"]),
+    Route("/users/{id}/unlock", unlock_user, methods=["POST"]),
 ]
 
 # -- OpenAPI ----------------------------------------------------------------------------------
@@ -173,6 +198,13 @@ _USER_FIELDS: dict[str, Any] = {
     "has_password": {"type": "boolean", "readOnly": True},
     "created_at": _TIME,
     "identities": {"type": "array", "items": IDENTITY, "readOnly": True},
+    "sign_in_locked_until": {
+        "type": ["string", "null"],
+        "format": "date-time",
+        "readOnly": True,
+        "description": "Until when password sign-in is refused after repeated wrong passwords "
+        "for the username or email address (null: not locked); POST .../unlock lifts it.",
+    },
 }
 USER = {"type": "object", "properties": _USER_FIELDS}
 USER_CREATE = {
@@ -286,6 +318,11 @@ OPERATIONS = [
         for action, summary in (
             ("disable", "Disable a user: their sessions end and every sign-in is refused"),
             ("enable", "Enable a disabled user again"),
+            (
+                "unlock",
+                "Lift the lock on a user's password sign-in after repeated wrong passwords "
+                "(username and email address; audited as user.unlock)",
+            ),
         )
     ),
 ]

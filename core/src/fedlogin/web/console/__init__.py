@@ -7,6 +7,7 @@
                     edit, enable/disable, delete (``provider_form`` renders the form,
                     ``connection`` runs Test Connection on the form's values)
 ``events``          a provider's sign-in events with the claims beside the mapping (T4)
+``users``           Users: find one, see their connected accounts, unlock their sign-in
 ``settings``        Settings → Accounts → Authentication (S1)
 ``brands``          Brands (S2) with a preview of each brand's login buttons
 ``plugin_list``     the installed and broken plugins
@@ -22,9 +23,17 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from fedlogin.web.console import brands, events, plugin_list, providers, settings, signin
+from fedlogin.web.console import (
+    brands,
+    events,
+    plugin_list,
+    providers,
+    settings,
+    signin,
+    users,
+)
 
-MODULES = (signin, providers, events, settings, brands, plugin_list)
+MODULES = (signin, providers, events, users, settings, brands, plugin_list)
 
 
 def routes() -> list[BaseRoute]:

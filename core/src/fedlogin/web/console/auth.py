@@ -63,7 +63,6 @@ ConsoleHandler = Callable[[Request, ConsoleAdmin], Awaitable[Response]]
 
 
 def set_admin_cookie(request: Request, response: Response, token: str) -> None:
-    config = app_context(request).config
     response.set_cookie(
         ADMIN_COOKIE,
         token,
@@ -71,18 +70,17 @@ def set_admin_cookie(request: Request, response: Response, token: str) -> None:
         path=CONSOLE_PREFIX,
         httponly=True,
         samesite="lax",
-        secure=sessions.secure_cookies(config),
+        secure=sessions.secure_cookies(request),
     )
 
 
 def clear_admin_cookie(request: Request, response: Response) -> None:
-    config = app_context(request).config
     response.delete_cookie(
         ADMIN_COOKIE,
         path=CONSOLE_PREFIX,
         httponly=True,
         samesite="lax",
-        secure=sessions.secure_cookies(config),
+        secure=sessions.secure_cookies(request),
     )
 
 

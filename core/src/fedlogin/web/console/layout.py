@@ -21,6 +21,7 @@ class NavItem:
 
 NAVIGATION = (
     NavItem("Identity Providers", "/admin/identity-providers"),
+    NavItem("Users", "/admin/users"),
     NavItem("Settings", "/admin/settings/accounts"),
     NavItem("Brands", "/admin/brands"),
     NavItem("Plugins", "/admin/plugins"),

@@ -140,7 +140,6 @@ def _page(
     signed_out: bool = False,
     status: int = 200,
 ) -> Response:
-    ctx = app_context(request)
     browser, new_browser = sessions.browser_id(request)
     request.state.csrf_token = sessions.csrf_token_for(browser)
     response = render(
@@ -157,7 +156,7 @@ def _page(
     )
     response.headers.update(_NO_STORE)
     if new_browser:
-        sessions.set_browser_cookie(response, browser, ctx.config)
+        sessions.set_browser_cookie(request, response, browser)
     return response
 
 

@@ -6,8 +6,9 @@ and under concurrent guesses. Each failed attempt is also an audit entry
 (``admin_user.sign_in_failed``, the username tried, the client's address), so that an admin
 can see the attempts; the audit log is not what is counted.
 
-The client address is the connection's peer: behind a reverse proxy every attempt comes
-from the proxy and only the per-username limit is useful.
+The client address is the connection's peer, or the client a trusted reverse proxy forwards
+(``fedlogin serve --forwarded-allow-ips``). Behind a proxy that is not trusted every attempt
+comes from the proxy's address and shares its limit.
 """
 
 from __future__ import annotations
