@@ -26,6 +26,10 @@ from sqlmodel import Session
 from fedlogin.config import DATABASE_URL_ENV, Config, ConfigError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+#: Connections kept open, and opened beyond them under load (SQLAlchemy's defaults, named
+#: here because the web layer sizes its database threads by them).
+POOL_SIZE = 5
+POOL_OVERFLOW = 10
 _POSTGRES_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg"}
 _SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
 
@@ -51,6 +55,14 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
+
+    @property
+    def max_connections(self) -> int:
+        """How many connections the pool lends at once (one for an in-memory SQLite
+        database, which is one shared connection)."""
+        if isinstance(self.engine.pool, StaticPool):
+            return 1
+        return POOL_SIZE + POOL_OVERFLOW
 
     def session(self) -> Session:
         """A new session; objects stay readable after commit (no lazy reload per attribute)."""
@@ -102,8 +114,14 @@ def _create_engine(url: URL, *, echo: bool) -> Engine:
     if url.get_backend_name() != "sqlite":
         # pre-ping: a pooled connection the server closed (restart, idle timeout) is
         # replaced instead of failing the request that picked it.
-        return create_engine(url, echo=echo, pool_pre_ping=True)
-    kwargs: dict[str, Any] = {}
+        return create_engine(
+            url,
+            echo=echo,
+            pool_pre_ping=True,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+        )
+    kwargs: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
     if url.database in (None, "", ":memory:"):
         # One shared connection, or every session would see its own empty database.
         kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
