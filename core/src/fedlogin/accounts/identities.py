@@ -14,14 +14,17 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
+from fedlogin.store.prepared import PreparedStatement
 from fedlogin.store.tables import FederatedIdentity, IdentityProvider, User
 
 _IDENTITIES = FederatedIdentity.__table__  # type: ignore[attr-defined]
 _USED = update(_IDENTITIES).where(_IDENTITIES.c.id == bindparam("identity_id"))
 #: Without and with the email the provider gave.
 _RECORD_USE = (
-    _USED.values(last_used_at=bindparam("last_used_at")),
-    _USED.values(last_used_at=bindparam("last_used_at"), email=bindparam("email")),
+    PreparedStatement(_USED.values(last_used_at=bindparam("last_used_at"))),
+    PreparedStatement(
+        _USED.values(last_used_at=bindparam("last_used_at"), email=bindparam("email"))
+    ),
 )
 
 
@@ -85,13 +88,14 @@ def record_use(
 ) -> None:
     """A sign-in through ``identity``: when, and the email the provider gave this time (U3).
 
-    One Core ``UPDATE`` (every returning sign-in makes it; the ORM's flush of the changed
-    object cost four times more); ``identity`` gets the new values as its stored ones.
+    One prepared ``UPDATE`` (every returning sign-in makes it; the ORM's flush of the
+    changed object cost four times more); ``identity`` gets the new values as its stored
+    ones.
     """
     values: dict[str, object] = {"identity_id": identity.id, "last_used_at": now}
     if email is not None:
         values["email"] = email
-    session.connection().execute(_RECORD_USE[email is not None], values)
+    _RECORD_USE[email is not None].run(session.connection(), values)
     set_committed_value(identity, "last_used_at", now)
     if email is not None:
         set_committed_value(identity, "email", email)

@@ -21,7 +21,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,6 +29,7 @@ from starlette.responses import Response
 from fedlogin.config import Config
 from fedlogin.errors import FedloginError
 from fedlogin.store.admins import token_digest
+from fedlogin.store.prepared import PreparedStatement, insert_row
 from fedlogin.store.tables import BrowserSession
 from fedlogin.store.types import utcnow
 from fedlogin.web.context import app_context
@@ -43,7 +44,8 @@ BROWSER_COOKIE_LIFETIME = timedelta(days=30)
 TOUCH_INTERVAL = timedelta(minutes=1)
 _CSRF_PURPOSE = b"fedlogin csrf v1"
 _NOT_LOOKED_UP = object()
-_INSERT = insert(BrowserSession.__table__)  # type: ignore[attr-defined]
+_SESSIONS = BrowserSession.__table__  # type: ignore[attr-defined]
+_INSERT = PreparedStatement(insert_row(_SESSIONS).returning(_SESSIONS.c.id))
 #: Cookie values written without quoting: what secrets.token_urlsafe makes.
 _PLAIN_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -81,11 +83,10 @@ def create_session(
         "expires_at": min(now + IDLE_TIMEOUT, now + ABSOLUTE_TIMEOUT),
         "user_agent": (user_agent or "")[:255] or None,
     }
-    # A Core INSERT: every sign-in makes one, and an ORM object and flush cost several
-    # times more.
-    key = session.connection().execute(_INSERT, values).inserted_primary_key
-    assert key is not None
-    return token, int(key[0])
+    # A prepared INSERT (fedlogin.store.prepared): every sign-in makes one, and an ORM
+    # object and flush cost several times more.
+    ((session_id,),) = _INSERT.rows(session.connection(), values)
+    return token, int(session_id)
 
 
 def find_session(
