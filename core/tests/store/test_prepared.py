@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy
 import sqlmodel
 from fedlogin.store.database import Database
-from fedlogin.store.prepared import PreparedStatement
+from fedlogin.store.prepared import PreparedStatement, loaded
 from fedlogin.store.tables import AuditEntry, User
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -96,3 +97,23 @@ def test_in_lists_are_refused(db: Database) -> None:
     statement = PreparedStatement(select(_USERS.c.id).where(_USERS.c.id.in_([1, 2])))
     with pytest.raises(ValueError, match="IN lists"), db.engine.begin() as connection:
         statement.rows(connection, {})
+
+
+def test_loaded_objects_are_the_rows_as_the_orm_loads_them(db: Database) -> None:
+    with db.engine.begin() as connection:
+        ((user_id,),) = _INSERT_USER.rows(connection, _NEW_USER)
+    with db.session() as session:
+        from_orm = session.get(User, user_id)
+    assert from_orm is not None
+    with db.engine.connect() as connection:
+        row = connection.execute(select(_USERS)).one()
+    user = loaded(User, row._asdict())
+    assert user.model_dump() == from_orm.model_dump()
+    assert sqlalchemy.inspect(user).detached
+    # Detached, not new: changed in a later session, it is updated, not inserted again.
+    with db.transaction() as session:
+        session.add(user)
+        user.name = "Ada Lovelace"
+    with db.session() as session:
+        (stored,) = session.exec(sqlmodel.select(User)).all()
+    assert (stored.id, stored.name) == (user_id, "Ada Lovelace")

@@ -19,15 +19,18 @@ column defaults (every parameter must be given).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
+import sqlalchemy
 from sqlalchemy import Connection, Dialect, Insert, Table, bindparam, insert
 from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 _Processor = Callable[[Any], Any] | None
 _REQUIRED = object()
+M = TypeVar("M")
 
 
 class PreparedStatement:
@@ -164,3 +167,24 @@ def insert_row(table: Table) -> Insert:
     parameter named after it (a :class:`PreparedStatement` fills in no defaults)."""
     columns = [column for column in table.c if not (column.primary_key and column.key == "id")]
     return insert(table).values({column.key: bindparam(column.key) for column in columns})
+
+
+def loaded(model: type[M], values: Mapping[str, Any]) -> M:
+    """A ``model`` object of a row read by a prepared statement, as the ORM would have loaded
+    it and then closed its session: every column set, unchanged, detached.
+
+    SQLModel's constructor cost 0.25-0.5M instructions per object (validation-free, but
+    through each field's default and SQLAlchemy's attribute events); this is what the ORM's
+    own loading does, a tenth of that. ``values`` must name every column.
+    """
+    manager = _managers.get(model)
+    if manager is None:
+        configure_mappers()  # an object made before any query: the ORM is set up first
+        manager = _managers[model] = sqlalchemy.inspect(model).class_manager
+    instance: M = manager.new_instance()
+    instance.__dict__.update(values)
+    make_transient_to_detached(instance)
+    return instance
+
+
+_managers: dict[type[Any], Any] = {}
