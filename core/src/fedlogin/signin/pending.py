@@ -14,8 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
-from sqlalchemy import bindparam, delete, func, select
-from sqlmodel import Session
+from sqlalchemy import Connection, bindparam, delete, func, select
 
 from fedlogin.store.admins import token_digest
 from fedlogin.store.prepared import PreparedStatement, insert_row
@@ -23,8 +22,9 @@ from fedlogin.store.tables import PendingFlow
 
 FLOW_LIFETIME = timedelta(minutes=10)
 
-# Every sign-in runs these: prepared statements on the session's connection skip the ORM's
-# unit of work and SQLAlchemy's statement execution (fedlogin.store.prepared).
+# Every sign-in runs these, in transactions of their own on a plain connection: prepared
+# statements skip the ORM's session and SQLAlchemy's statement execution
+# (fedlogin.store.prepared).
 _FLOWS: Any = PendingFlow.__table__  # type: ignore[attr-defined]
 _INSERT = PreparedStatement(insert_row(_FLOWS))
 _CONSUME = PreparedStatement(
@@ -60,7 +60,7 @@ class ConsumedFlow:
 
 
 def create_flow(
-    session: Session,
+    connection: Connection,
     *,
     state: str,
     browser: str,
@@ -75,7 +75,7 @@ def create_flow(
     link_user_id: int | None = None,
 ) -> None:
     _INSERT.run(
-        session.connection(),
+        connection,
         {
             "state_hash": token_digest(state),
             "browser_hash": token_digest(browser),
@@ -93,13 +93,13 @@ def create_flow(
     )
 
 
-def consume_flow(session: Session, state: str) -> ConsumedFlow | None:
+def consume_flow(connection: Connection, state: str) -> ConsumedFlow | None:
     """Remove and return the flow of ``state`` (expired or not); ``None`` if there is none.
 
     The row is gone once this transaction commits, even when the caller then refuses the
     callback: a state is good for one attempt only.
     """
-    rows = _CONSUME.rows(session.connection(), {"state_hash": token_digest(state)})
+    rows = _CONSUME.rows(connection, {"state_hash": token_digest(state)})
     if not rows:
         return None
     return ConsumedFlow(**dict(zip(_CONSUME.keys, rows[0], strict=True)))
@@ -112,13 +112,13 @@ def bound_to(flow: ConsumedFlow, browser: str | None) -> bool:
     return hmac.compare_digest(flow.browser_hash, token_digest(browser))
 
 
-def recent_flows(session: Session, browser: str, since: datetime) -> int:
+def recent_flows(connection: Connection, browser: str, since: datetime) -> int:
     """How many unfinished flows this browser started since ``since`` (loop detection)."""
     params = {"browser_hash": token_digest(browser), "since": since}
-    ((count,),) = _RECENT.rows(session.connection(), params)
+    ((count,),) = _RECENT.rows(connection, params)
     return int(count)
 
 
-def sweep_expired(session: Session, now: datetime) -> int:
-    result = session.connection().execute(_SWEEP, {"now": now})
+def sweep_expired(connection: Connection, now: datetime) -> int:
+    result = connection.execute(_SWEEP, {"now": now})
     return int(result.rowcount)

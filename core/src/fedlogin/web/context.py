@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import attrs
+from sqlalchemy import Connection
 from sqlmodel import Session
 from starlette.requests import HTTPConnection
 
@@ -86,6 +87,20 @@ class AppContext:
         def run() -> T:
             with self.database.transaction() as session:
                 return work(session)
+
+        return await asyncio.get_running_loop().run_in_executor(self.transactions, run)
+
+    async def core_transaction(self, work: Callable[[Connection], T]) -> T:
+        """:meth:`transaction` for work that needs no ORM objects: ``work`` gets a plain
+        connection in one transaction (``BEGIN IMMEDIATE`` on SQLite, as a session's).
+
+        The sign-in's own transactions (store the pending flow, consume it, record a refusal)
+        run here: an ORM session around a few statements cost more than the statements.
+        """
+
+        def run() -> T:
+            with self.database.engine.begin() as connection:
+                return work(connection)
 
         return await asyncio.get_running_loop().run_in_executor(self.transactions, run)
 
