@@ -157,14 +157,14 @@ def claims_for_event(claims: Mapping[str, Any]) -> dict[str, Any]:
         if name == "_claim_sources":
             # Distributed claims (Core 5.6.2) may carry an access token for another server.
             value = {"omitted": "distributed claim sources are not kept"}
-        kept[str(name)] = _json_safe(value)
-    if len(json.dumps(kept)) > MAX_CLAIMS_BYTES:
-        kept = {name: _shortened(value) for name, value in kept.items()}
-    return kept
-
-
-def _json_safe(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+        kept[str(name)] = value
+    # JSON-safe all at once (what is not JSON becomes its str()): one dump and one load
+    # per event, not one per claim, and the dump's length is the size checked.
+    text = json.dumps(kept, default=str)
+    safe: dict[str, Any] = json.loads(text)
+    if len(text) > MAX_CLAIMS_BYTES:
+        safe = {name: _shortened(value) for name, value in safe.items()}
+    return safe
 
 
 def _shortened(value: Any) -> Any:
