@@ -15,6 +15,7 @@ from sqlalchemy import select as core_select
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
+from fedlogin.store.database import connection_of
 from fedlogin.store.prepared import PreparedStatement, loaded
 from fedlogin.store.tables import FederatedIdentity, IdentityProvider, User
 
@@ -56,7 +57,7 @@ def find_identity_and_user(
     lock write with statements of their own).
     """
     params = {"provider_id": key.provider_id, "issuer": key.issuer, "subject": key.subject}
-    rows = _IDENTITY_AND_USER.rows(session.connection(), params)
+    rows = _IDENTITY_AND_USER.rows(connection_of(session), params)
     if not rows:
         return None
     row = rows[0]
@@ -110,7 +111,7 @@ def record_use(
     values: dict[str, object] = {"identity_id": identity.id, "last_used_at": now}
     if email is not None:
         values["email"] = email
-    _RECORD_USE[email is not None].run(session.connection(), values)
+    _RECORD_USE[email is not None].run(connection_of(session), values)
     set_committed_value(identity, "last_used_at", now)
     if email is not None:
         set_committed_value(identity, "email", email)

@@ -36,6 +36,7 @@ from fedlogin.accounts.identities import (
 from fedlogin.accounts.mapping import MappedProfile
 from fedlogin.accounts.users import create_user, username_base, users_with_email
 from fedlogin.errors import FedloginError
+from fedlogin.store.database import connection_of
 from fedlogin.store.prepared import PreparedStatement
 from fedlogin.store.tables import FederatedIdentity, User
 
@@ -196,7 +197,7 @@ def lock_and_check_enabled(session: Session, user: User) -> None:
     ends its session with the others. Only the flag is read (a prepared ``SELECT ... FOR
     UPDATE``; the ORM refresh of the whole row cost several times more).
     """
-    ((disabled,),) = _LOCK_USER.rows(session.connection(), {"user_id": user.id})
+    ((disabled,),) = _LOCK_USER.rows(connection_of(session), {"user_id": user.id})
     set_committed_value(user, "disabled", disabled)
     check_enabled(user)
 

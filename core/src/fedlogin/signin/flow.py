@@ -71,6 +71,7 @@ from fedlogin.signin.errors import (
 from fedlogin.signin.purposes import LINK, PURPOSES, SIGN_IN, VerificationStarted
 from fedlogin.store.brands import LoginConfig, brand_for_host, effective_login_config
 from fedlogin.store.config_cache import ConfigCache
+from fedlogin.store.database import connection_of
 from fedlogin.store.provider_views import callback_url
 from fedlogin.store.secrets import SecretBox
 from fedlogin.store.tables import IdentityProvider
@@ -369,7 +370,7 @@ async def _finish(
         user = provisioned.user
         assert user.id is not None
         events.write(
-            session.connection(),
+            connection_of(session),
             provider_identifier=provider.identifier,
             provider_id=provider.id,
             outcome=events.SUCCESS,

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import StaticPool
@@ -79,11 +79,44 @@ class Database:
                 session.rollback()
                 raise
 
+    @contextmanager
+    def transaction_on_connection(self) -> Iterator[Session]:
+        """:meth:`transaction` begun on a connection first, with a session that joins it only
+        if the ORM is used.
+
+        Work that needs no ORM objects runs its statements on :func:`connection_of` the
+        session, and no session transaction is begun: the session's own begin, commit and
+        close cost more than a returning sign-in's statements. Work that does use the ORM
+        gets an ordinary session (flushed before the commit; savepoints work), in the same
+        transaction. The session commits nothing itself (``rollback_only``): the connection's
+        transaction commits on success and rolls back on any exception.
+        """
+        with self.engine.begin() as connection:
+            session = Session(
+                bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False
+            )
+            try:
+                yield session
+                if session.in_transaction():
+                    session.commit()  # a flush: the connection's transaction commits next
+            finally:
+                session.close()
+
     def dispose(self) -> None:
         self.engine.dispose()
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+def connection_of(session: Session) -> Connection:
+    """The connection ``session`` works on, for statements without the ORM: the one it was
+    made on (:meth:`Database.transaction_on_connection`), without beginning a session
+    transaction; otherwise the session's own."""
+    bind = session.bind
+    if isinstance(bind, Connection):
+        return bind
+    return session.connection()
 
 
 def normalize_database_url(url: str | URL) -> URL:

@@ -85,7 +85,9 @@ class AppContext:
         """
 
         def run() -> T:
-            with self.database.transaction() as session:
+            # A session that begins nothing of its own until the ORM is used: a returning
+            # sign-in's statements run on its connection alone (store.database).
+            with self.database.transaction_on_connection() as session:
                 return work(session)
 
         return await asyncio.get_running_loop().run_in_executor(self.transactions, run)

@@ -29,6 +29,7 @@ from starlette.responses import Response
 from fedlogin.config import Config
 from fedlogin.errors import FedloginError
 from fedlogin.store.admins import token_digest
+from fedlogin.store.database import connection_of
 from fedlogin.store.prepared import PreparedStatement, insert_row
 from fedlogin.store.tables import BrowserSession
 from fedlogin.store.types import utcnow
@@ -85,7 +86,7 @@ def create_session(
     }
     # A prepared INSERT (fedlogin.store.prepared): every sign-in makes one, and an ORM
     # object and flush cost several times more.
-    ((session_id,),) = _INSERT.rows(session.connection(), values)
+    ((session_id,),) = _INSERT.rows(connection_of(session), values)
     return token, int(session_id)
 
 
@@ -109,9 +110,10 @@ def find_session(
 
 
 def end_session(session: Session, token: str) -> None:
-    session.execute(
-        delete(BrowserSession).where(col(BrowserSession.token_hash) == token_digest(token)),
-        execution_options={"synchronize_session": False},
+    # A Core DELETE (no ORM objects to keep in step), on the connection: a sign-in from a
+    # browser that was signed in makes it.
+    connection_of(session).execute(
+        delete(_SESSIONS).where(_SESSIONS.c.token_hash == token_digest(token))
     )
 
 
