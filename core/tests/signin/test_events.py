@@ -32,6 +32,12 @@ def test_claims_are_kept_except_token_hashes_nonce_and_distributed_sources() -> 
     assert "secret-at" not in str(kept)
 
 
+def test_claims_that_are_not_json_are_kept_as_json() -> None:
+    at = utcnow()
+    kept = events.claims_for_event({"sub": "u1", "at": at, "pair": ("a", 1), 7: {"n": 1.5}})
+    assert kept == {"sub": "u1", "at": str(at), "pair": ["a", 1], "7": {"n": 1.5}}
+
+
 def test_oversized_claims_are_cut_but_still_named() -> None:
     kept = events.claims_for_event({"sub": "u1", "groups": [f"group-{i}" for i in range(5000)]})
     assert kept["sub"] == "u1"

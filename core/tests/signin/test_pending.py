@@ -38,9 +38,9 @@ def add_flow(
     now: datetime | None = None,
 ) -> None:
     provider_id = provider_id or make_provider(db)
-    with db.transaction() as session:
+    with db.engine.begin() as connection:
         pending.create_flow(
-            session,
+            connection,
             state=state,
             browser=browser,
             provider_id=provider_id,
@@ -64,26 +64,26 @@ def test_only_hashes_of_state_and_browser_are_stored(db: Database) -> None:
 
 def test_a_flow_is_consumed_once(db: Database) -> None:
     add_flow(db)
-    with db.transaction() as session:
-        flow = pending.consume_flow(session, "state-1")
+    with db.engine.begin() as connection:
+        flow = pending.consume_flow(connection, "state-1")
         assert flow is not None and flow.next_url == "/account"
         assert pending.bound_to(flow, "browser-1")
         assert not pending.bound_to(flow, "browser-2")
         assert not pending.bound_to(flow, None)
-    with db.transaction() as session:
-        assert pending.consume_flow(session, "state-1") is None
-        assert pending.consume_flow(session, "never-issued") is None
+    with db.engine.begin() as connection:
+        assert pending.consume_flow(connection, "state-1") is None
+        assert pending.consume_flow(connection, "never-issued") is None
 
 
 def test_two_transactions_racing_for_one_state_get_it_once(db: Database) -> None:
     add_flow(db)
-    results: list[PendingFlow | None] = []
-    first = db.session()
+    results: list[pending.ConsumedFlow | None] = []
+    first = db.engine.connect()
     got_first = pending.consume_flow(first, "state-1")
 
     def other_process() -> None:
-        with db.transaction() as session:
-            results.append(pending.consume_flow(session, "state-1"))
+        with db.engine.begin() as connection:
+            results.append(pending.consume_flow(connection, "state-1"))
 
     racer = threading.Thread(target=other_process)
     racer.start()
@@ -99,8 +99,8 @@ def test_expired_flows_are_swept_and_fresh_ones_kept(db: Database) -> None:
     provider_id = make_provider(db)
     add_flow(db, "old", provider_id=provider_id, now=utcnow() - timedelta(minutes=11))
     add_flow(db, "new", provider_id=provider_id)
-    with db.transaction() as session:
-        assert pending.sweep_expired(session, utcnow()) == 1
+    with db.engine.begin() as connection:
+        assert pending.sweep_expired(connection, utcnow()) == 1
     with db.session() as session:
         assert len(session.exec(select(PendingFlow)).all()) == 1
 
@@ -110,7 +110,7 @@ def test_recent_flows_count_one_browser_only(db: Database) -> None:
     for i in range(3):
         add_flow(db, f"s{i}", "mine", provider_id=provider_id)
     add_flow(db, "theirs", "other", provider_id=provider_id)
-    with db.session() as session:
+    with db.engine.begin() as connection:
         since = utcnow() - timedelta(minutes=1)
-        assert pending.recent_flows(session, "mine", since) == 3
-        assert pending.recent_flows(session, "mine", utcnow() + timedelta(seconds=1)) == 0
+        assert pending.recent_flows(connection, "mine", since) == 3
+        assert pending.recent_flows(connection, "mine", utcnow() + timedelta(seconds=1)) == 0

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from fedlogin.store.database import Database
 from fedlogin.store.tables import AuditEntry
 from sqlmodel import func, select
 
 
-def test_two_transactions_that_read_then_write_both_commit(db: Database) -> None:
+@pytest.mark.parametrize("kind", ["transaction", "transaction_on_connection"])
+def test_two_transactions_that_read_then_write_both_commit(db: Database, kind: str) -> None:
     have_read = [threading.Event(), threading.Event()]
     failures: list[BaseException] = []
 
     def work(n: int) -> None:
         try:
-            with db.transaction() as session:
+            with getattr(db, kind)() as session:
                 session.exec(select(AuditEntry)).all()
                 have_read[n].set()
                 # Both have read, unless the database made this one wait for the other.

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 from fedlogin.config import Config, ConfigError
-from fedlogin.store.database import Database, normalize_database_url
+from fedlogin.store.database import Database, connection_of, normalize_database_url
 from fedlogin.store.tables import AuditEntry
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlmodel import select
+
+_AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
+_ENTRY = {"action": "x", "target_type": "t", "target_id": "1"}
 
 
 def test_defaults_put_everything_in_a_data_directory_below_the_working_directory(
@@ -115,6 +118,34 @@ def test_a_failed_transaction_leaves_nothing_behind(db: Database) -> None:
     with pytest.raises(RuntimeError), db.transaction() as session:
         session.add(AuditEntry(actor="a", action="x", target_type="t", target_id="1"))
         session.flush()
+        raise RuntimeError("boom")
+    with db.session() as session:
+        assert session.exec(select(AuditEntry)).all() == []
+
+
+def test_a_transaction_on_a_connection_commits_orm_and_plain_statements_together(
+    db: Database,
+) -> None:
+    with db.transaction_on_connection() as session:
+        connection_of(session).execute(insert(_AUDIT).values(**_ENTRY, actor="statement"))
+        assert not session.in_transaction()  # no session transaction for plain statements
+        session.add(AuditEntry(**_ENTRY, actor="orm"))
+        with session.begin_nested():  # savepoints work in it
+            session.add(AuditEntry(**_ENTRY, actor="nested"))
+    with db.session() as session:
+        actors = sorted(entry.actor for entry in session.exec(select(AuditEntry)).all())
+    assert actors == ["nested", "orm", "statement"]
+
+
+@pytest.mark.parametrize("orm_first", [True, False])
+def test_a_failed_transaction_on_a_connection_leaves_nothing_behind(
+    db: Database, orm_first: bool
+) -> None:
+    with pytest.raises(RuntimeError), db.transaction_on_connection() as session:
+        if orm_first:
+            session.add(AuditEntry(**_ENTRY, actor="orm"))
+            session.flush()
+        connection_of(session).execute(insert(_AUDIT).values(**_ENTRY, actor="statement"))
         raise RuntimeError("boom")
     with db.session() as session:
         assert session.exec(select(AuditEntry)).all() == []

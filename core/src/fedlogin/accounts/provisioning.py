@@ -36,6 +36,8 @@ from fedlogin.accounts.identities import (
 from fedlogin.accounts.mapping import MappedProfile
 from fedlogin.accounts.users import create_user, username_base, users_with_email
 from fedlogin.errors import FedloginError
+from fedlogin.store.database import connection_of
+from fedlogin.store.prepared import PreparedStatement
 from fedlogin.store.tables import FederatedIdentity, User
 
 AUTO_PROVISION = "auto_provision"
@@ -43,7 +45,9 @@ MATCH_ONLY = "match_only"
 MODES = (AUTO_PROVISION, MATCH_ONLY)
 _PROFILE_COLUMNS = ("name", "picture", "website", "company", "location")
 _USERS = User.__table__  # type: ignore[attr-defined]
-_LOCK_USER = select(_USERS.c.disabled).where(_USERS.c.id == bindparam("user_id")).with_for_update()
+_LOCK_USER = PreparedStatement(
+    select(_USERS.c.disabled).where(_USERS.c.id == bindparam("user_id")).with_for_update()
+)
 
 
 class ProvisioningRefused(FedloginError):
@@ -190,11 +194,10 @@ def lock_and_check_enabled(session: Session, user: User) -> None:
 
     Password sign-in does the same before it stores a session: an admin disabling the user
     meanwhile either committed first (refused here) or waits for this transaction and then
-    ends its session with the others. Only the flag is read (a Core ``SELECT ... FOR
+    ends its session with the others. Only the flag is read (a prepared ``SELECT ... FOR
     UPDATE``; the ORM refresh of the whole row cost several times more).
     """
-    params = {"user_id": user.id}
-    disabled = session.connection().execute(_LOCK_USER, params).scalar_one()
+    ((disabled,),) = _LOCK_USER.rows(connection_of(session), {"user_id": user.id})
     set_committed_value(user, "disabled", disabled)
     check_enabled(user)
 

@@ -30,6 +30,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -70,6 +71,7 @@ from fedlogin.signin.errors import (
 from fedlogin.signin.purposes import LINK, PURPOSES, SIGN_IN, VerificationStarted
 from fedlogin.store.brands import LoginConfig, brand_for_host, effective_login_config
 from fedlogin.store.config_cache import ConfigCache
+from fedlogin.store.database import connection_of
 from fedlogin.store.provider_views import callback_url
 from fedlogin.store.secrets import SecretBox
 from fedlogin.store.tables import IdentityProvider
@@ -97,6 +99,8 @@ class FlowContext(Protocol):
     config_cache: ConfigCache
 
     def transaction(self, work: Callable[[Session], T]) -> Awaitable[T]: ...
+
+    def core_transaction(self, work: Callable[[Connection], T]) -> Awaitable[T]: ...
 
 
 @attrs.frozen
@@ -204,10 +208,10 @@ async def _start(
     provider_id = provider.id
     assert provider_id is not None
 
-    def store(session: Session) -> None:
+    def store(connection: Connection) -> None:
         # Counted in the transaction that stores the flow (one transaction, not two): a
         # refused start stores nothing, so only started flows count towards a loop.
-        if pending.recent_flows(session, browser, now - LOOP_WINDOW) >= LOOP_THRESHOLD:
+        if pending.recent_flows(connection, browser, now - LOOP_WINDOW) >= LOOP_THRESHOLD:
             raise SignInRefused(
                 "This browser started several sign-ins in a row without finishing any, so "
                 "fedlogin stopped instead of sending you round again.",
@@ -217,9 +221,9 @@ async def _start(
                 status=429,
             )
         if _flow_sweeps.due():
-            pending.sweep_expired(session, now)
+            pending.sweep_expired(connection, now)
         pending.create_flow(
-            session,
+            connection,
             state=request.state,
             browser=browser,
             provider_id=provider_id,
@@ -233,7 +237,7 @@ async def _start(
             link_user_id=link_user_id,
         )
 
-    await ctx.transaction(store)
+    await ctx.core_transaction(store)
     return request.url
 
 
@@ -298,7 +302,7 @@ async def _finish(
         )
 
     # Committed before anything is checked: the state is spent whatever happens next.
-    flow = await ctx.transaction(lambda session: pending.consume_flow(session, state))
+    flow = await ctx.core_transaction(lambda connection: pending.consume_flow(connection, state))
     offer_state = await _offer_state(ctx, attempt.identifier, host)
     if offer_state.provider is not None:
         attempt.provider_id = offer_state.provider.id
@@ -366,7 +370,7 @@ async def _finish(
         user = provisioned.user
         assert user.id is not None
         events.write(
-            session,
+            connection_of(session),
             provider_identifier=provider.identifier,
             provider_id=provider.id,
             outcome=events.SUCCESS,
@@ -648,9 +652,9 @@ async def _record_refusal(ctx: FlowContext, attempt: _Attempt, refusal: SignInRe
     if attempt.provider_id is None:
         return  # no such provider: nothing an admin could look at
 
-    def record(session: Session) -> None:
+    def record(connection: Connection) -> None:
         events.write(
-            session,
+            connection,
             provider_identifier=attempt.identifier,
             provider_id=attempt.provider_id,
             outcome=events.REFUSED,
@@ -662,7 +666,7 @@ async def _record_refusal(ctx: FlowContext, attempt: _Attempt, refusal: SignInRe
             retention_days=ctx.config.sign_in_event_retention_days,
         )
 
-    await ctx.transaction(record)
+    await ctx.core_transaction(record)
 
 
 def _origin(url: str) -> str:

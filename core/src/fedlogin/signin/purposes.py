@@ -151,7 +151,7 @@ def start_verification(
         ) from exc
     masked = mask_address(trust.email)
     events.write(
-        session,
+        session.connection(),
         provider_identifier=provider.identifier,
         provider_id=provider.id,
         outcome=events.REFUSED,

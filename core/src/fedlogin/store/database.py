@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import StaticPool
@@ -26,6 +26,10 @@ from sqlmodel import Session
 from fedlogin.config import DATABASE_URL_ENV, Config, ConfigError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+#: Connections kept open, and opened beyond them under load (SQLAlchemy's defaults, named
+#: here because the web layer sizes its database threads by them).
+POOL_SIZE = 5
+POOL_OVERFLOW = 10
 _POSTGRES_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg"}
 _SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
 
@@ -52,6 +56,14 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
+    @property
+    def max_connections(self) -> int:
+        """How many connections the pool lends at once (one for an in-memory SQLite
+        database, which is one shared connection)."""
+        if isinstance(self.engine.pool, StaticPool):
+            return 1
+        return POOL_SIZE + POOL_OVERFLOW
+
     def session(self) -> Session:
         """A new session; objects stay readable after commit (no lazy reload per attribute)."""
         return Session(self.engine, expire_on_commit=False)
@@ -67,11 +79,44 @@ class Database:
                 session.rollback()
                 raise
 
+    @contextmanager
+    def transaction_on_connection(self) -> Iterator[Session]:
+        """:meth:`transaction` begun on a connection first, with a session that joins it only
+        if the ORM is used.
+
+        Work that needs no ORM objects runs its statements on :func:`connection_of` the
+        session, and no session transaction is begun: the session's own begin, commit and
+        close cost more than a returning sign-in's statements. Work that does use the ORM
+        gets an ordinary session (flushed before the commit; savepoints work), in the same
+        transaction. The session commits nothing itself (``rollback_only``): the connection's
+        transaction commits on success and rolls back on any exception.
+        """
+        with self.engine.begin() as connection:
+            session = Session(
+                bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False
+            )
+            try:
+                yield session
+                if session.in_transaction():
+                    session.commit()  # a flush: the connection's transaction commits next
+            finally:
+                session.close()
+
     def dispose(self) -> None:
         self.engine.dispose()
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+def connection_of(session: Session) -> Connection:
+    """The connection ``session`` works on, for statements without the ORM: the one it was
+    made on (:meth:`Database.transaction_on_connection`), without beginning a session
+    transaction; otherwise the session's own."""
+    bind = session.bind
+    if isinstance(bind, Connection):
+        return bind
+    return session.connection()
 
 
 def normalize_database_url(url: str | URL) -> URL:
@@ -102,8 +147,14 @@ def _create_engine(url: URL, *, echo: bool) -> Engine:
     if url.get_backend_name() != "sqlite":
         # pre-ping: a pooled connection the server closed (restart, idle timeout) is
         # replaced instead of failing the request that picked it.
-        return create_engine(url, echo=echo, pool_pre_ping=True)
-    kwargs: dict[str, Any] = {}
+        return create_engine(
+            url,
+            echo=echo,
+            pool_pre_ping=True,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+        )
+    kwargs: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
     if url.database in (None, "", ":memory:"):
         # One shared connection, or every session would see its own empty database.
         kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}

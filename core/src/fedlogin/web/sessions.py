@@ -23,13 +23,15 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 from starlette.requests import Request
 from starlette.responses import Response
 
 from fedlogin.errors import FedloginError
 from fedlogin.store.admins import token_digest
+from fedlogin.store.database import connection_of
+from fedlogin.store.prepared import PreparedStatement, insert_row
 from fedlogin.store.tables import BrowserSession
 from fedlogin.store.types import utcnow
 from fedlogin.web.context import app_context
@@ -44,7 +46,8 @@ BROWSER_COOKIE_LIFETIME = timedelta(days=30)
 TOUCH_INTERVAL = timedelta(minutes=1)
 _CSRF_PURPOSE = b"fedlogin csrf v1"
 _NOT_LOOKED_UP = object()
-_INSERT = insert(BrowserSession.__table__)  # type: ignore[attr-defined]
+_SESSIONS = BrowserSession.__table__  # type: ignore[attr-defined]
+_INSERT = PreparedStatement(insert_row(_SESSIONS).returning(_SESSIONS.c.id))
 #: Cookie values written without quoting: what secrets.token_urlsafe makes.
 _PLAIN_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -82,11 +85,10 @@ def create_session(
         "expires_at": min(now + IDLE_TIMEOUT, now + ABSOLUTE_TIMEOUT),
         "user_agent": (user_agent or "")[:255] or None,
     }
-    # A Core INSERT: every sign-in makes one, and an ORM object and flush cost several
-    # times more.
-    key = session.connection().execute(_INSERT, values).inserted_primary_key
-    assert key is not None
-    return token, int(key[0])
+    # A prepared INSERT (fedlogin.store.prepared): every sign-in makes one, and an ORM
+    # object and flush cost several times more.
+    ((session_id,),) = _INSERT.rows(connection_of(session), values)
+    return token, int(session_id)
 
 
 def find_session(
@@ -109,9 +111,10 @@ def find_session(
 
 
 def end_session(session: Session, token: str) -> None:
-    session.execute(
-        delete(BrowserSession).where(col(BrowserSession.token_hash) == token_digest(token)),
-        execution_options={"synchronize_session": False},
+    # A Core DELETE (no ORM objects to keep in step), on the connection: a sign-in from a
+    # browser that was signed in makes it.
+    connection_of(session).execute(
+        delete(_SESSIONS).where(_SESSIONS.c.token_hash == token_digest(token))
     )
 
 
