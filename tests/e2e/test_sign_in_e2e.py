@@ -255,7 +255,11 @@ async def test_an_email_the_provider_did_not_verify_creates_no_account_until_ver
     assert waiting.status_code == 303 and waiting.headers["location"].startswith("/verify-email/")
     result = outcome(db)
     assert result.nothing_created and result.event is not None
-    assert (result.event.step, result.event.code) == ("provisioning", "email_verification_sent")
+    assert (result.event.outcome, result.event.step, result.event.code) == (
+        "pending",
+        "provisioning",
+        "email_verification_sent",
+    )
 
 
 async def test_allowed_domains_admit_only_their_addresses(

@@ -116,16 +116,25 @@ def the_user(db: Database) -> User:
 
 
 async def test_the_code_from_the_email_finishes_the_sign_in_and_creates_the_account(
-    browsers: list[Browser], provider: HostileOP, smtp_sink: SmtpSink, db: Database
+    browsers: list[Browser],
+    provider: HostileOP,
+    smtp_sink: SmtpSink,
+    db: Database,
+    admin: httpx.AsyncClient,
 ) -> None:
     browser = browsers[0]
     waiting = await start_waiting(browser, provider, next_url="/account?tab=security")
     assert outcome(db).nothing_created  # no account until the address is proven
     event = outcome(db).event
-    assert event is not None and (event.step, event.code) == (
+    assert event is not None and (event.outcome, event.step, event.code) == (
+        "pending",  # neither signed in nor refused: waiting on the person
         "provisioning",
         "email_verification_sent",
     )
+    listed = await admin.get("/api/v1/sign-in-events", params={"outcome": "pending"})
+    assert [e["code"] for e in listed.json()["events"]] == ["email_verification_sent"]
+    refused = await admin.get("/api/v1/sign-in-events", params={"outcome": "refused"})
+    assert refused.json()["events"] == []
     page = await browser.client.get(waiting)
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     assert "h***@example.com" in page.text and EMAIL not in page.text

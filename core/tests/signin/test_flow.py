@@ -264,7 +264,8 @@ async def test_an_unverified_email_creates_no_account_but_a_verification(
         waiting = session.exec(select(EmailVerification)).one()
         assert (waiting.email, waiting.subject) == ("ada@example.org", "user-42")
     event = last_event(context.database)
-    assert event is not None and (event.step, event.code) == (
+    assert event is not None and (event.outcome, event.step, event.code) == (
+        "pending",
         "provisioning",
         "email_verification_sent",
     )

@@ -26,7 +26,10 @@ from fedlogin.store.types import utcnow
 
 SUCCESS = "success"
 REFUSED = "refused"
-OUTCOMES = (SUCCESS, REFUSED)
+#: Not signed in yet, and not refused: the sign-in waits on the person (a verification email
+#: sent to an address the provider's trust mode does not take on its word).
+PENDING = "pending"
+OUTCOMES = (SUCCESS, REFUSED, PENDING)
 #: Where a sign-in can stop, in the order it meets them (the OpenID steps are
 #: fedlogin.oidc.errors.STEPS).
 STEPS = (

@@ -154,7 +154,7 @@ def start_verification(
         session.connection(),
         provider_identifier=provider.identifier,
         provider_id=provider.id,
-        outcome=events.REFUSED,
+        outcome=events.PENDING,
         step="provisioning",
         code="email_verification_sent",
         message=f"No account yet: the address {masked} is not trusted ({trust.reason}), so a "
