@@ -30,12 +30,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-import httpcore
 import httpx
 
 from fedlogin.config import Config
-from fedlogin.oidc.address_guard import AddressGuard, AddressRefused, PinnedBackend
+from fedlogin.oidc.address_guard import AddressGuard, AddressRefused
 from fedlogin.oidc.errors import OutboundError
+from fedlogin.oidc.transport import PinnedTransport
 
 #: Discovery documents and key sets are a few KiB; 512 KiB leaves room and stops a flood.
 DEFAULT_MAX_BYTES = 512 * 1024
@@ -96,21 +96,6 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-class _PinnedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, guard: AddressGuard, limits: httpx.Limits) -> None:
-        context = httpx.create_ssl_context()
-        super().__init__(verify=context, trust_env=False, limits=limits)
-        # httpx builds its pool without a network backend parameter; ours replaces it.
-        # tests/oidc/test_outbound.py connects to a real socket so a change here is caught.
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=PinnedBackend(guard),
-        )
-
-
 class _NoCookies(http.cookiejar.CookieJar):
     """One client serves every user: a cookie set during one sign-in must not reach another."""
 
@@ -131,9 +116,8 @@ class Outbound:
             allow_loopback=self.settings.allow_insecure_loopback,
             resolve_timeout=self.settings.connect_timeout,
         )
-        limits = httpx.Limits(max_connections=50, max_keepalive_connections=20)
         self._client = httpx.AsyncClient(
-            transport=_PinnedTransport(self.guard, limits),
+            transport=PinnedTransport(self.guard, max_connections=50, max_idle=20),
             follow_redirects=False,
             trust_env=False,
             cookies=_NoCookies(),
