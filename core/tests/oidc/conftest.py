@@ -4,7 +4,7 @@ Tests get it as the ``idp`` fixture (an :class:`Idp`); its constants are class a
 DNS is faked for every test in this folder (``fedlogin.oidc.address_guard.resolve_host`` is
 replaced): ``idp.example.com`` and ``keys.idp.example.com`` resolve to a public address, other
 names to what a test puts in the ``dns`` fixture, unknown names fail like NXDOMAIN. No test
-here opens a connection to anything but 127.0.0.1.
+here opens a connection to anything but a loopback address (127.0.0.1, 127.0.0.2).
 """
 
 from __future__ import annotations
