@@ -7,6 +7,7 @@ goes through fedlogin's pinned backend, and that TLS failures are told apart.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -131,6 +132,45 @@ async def test_a_streamed_body_stops_being_read_past_the_cap(
 async def test_a_body_under_the_cap_is_read(outbound: Outbound, router: respx.MockRouter) -> None:
     router.get(URL).respond(200, json={"a": "x" * (500 * 1024)})
     assert len((await outbound.get_json(URL, step="discovery"))["a"]) == 500 * 1024
+
+
+async def test_a_body_compressed_unasked_is_decoded_and_capped_decoded(
+    outbound: Outbound, router: respx.MockRouter
+) -> None:
+    # fedlogin asks for identity; a server that compresses anyway is still understood, and a
+    # small compressed body that inflates past the cap (a zip bomb) is too large.
+    router.get(URL).respond(
+        200, content=gzip.compress(b'{"a": 1}'), headers={"Content-Encoding": "gzip"}
+    )
+    assert await outbound.get_json(URL, step="discovery") == {"a": 1}
+    assert router.calls.last.request.headers["accept-encoding"] == "identity"
+    bomb = gzip.compress(b'{"a": "' + b"x" * (2 * 1024 * 1024) + b'"}')
+    assert len(bomb) < 64 * 1024
+    router.get(URL).respond(200, content=bomb, headers={"Content-Encoding": "gzip"})
+    with pytest.raises(OutboundError) as caught:
+        await outbound.get_json(URL, step="discovery")
+    assert caught.value.code == "too_large"
+
+
+async def test_a_form_is_sent_with_its_headers_and_the_callers_win(
+    outbound: Outbound, router: respx.MockRouter
+) -> None:
+    route = router.post("https://idp.example.com:8443/token").respond(json={})
+    await outbound.request(
+        "POST",
+        "https://idp.example.com:8443/token",
+        step="token",
+        headers={"accept": "application/jwt", "Authorization": "Basic eA=="},
+        data={"grant_type": "authorization_code", "code": "a b&c"},
+    )
+    sent = route.calls.last.request
+    assert sent.content == b"grant_type=authorization_code&code=a+b%26c"
+    assert sent.headers.get_list("accept") == ["application/jwt"]
+    assert sent.headers["host"] == "idp.example.com:8443"
+    assert sent.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert sent.headers["content-length"] == str(len(sent.content))
+    assert sent.headers["authorization"] == "Basic eA=="
+    assert sent.headers["user-agent"] == "fedlogin"
 
 
 # -- failures of the transport ----------------------------------------------------------------
