@@ -27,6 +27,7 @@ from joserfc.jwk import ECKey, RSAKey
 from sqlmodel import select
 
 from tests.support.hostile_op import Bend, HostileOP
+from tests.support.respx_outbound import OUTBOUND
 
 PROVIDERS = "/api/v1/identity-providers"
 UNSAVED = f"{PROVIDERS}/test-connection"
@@ -53,7 +54,7 @@ def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
 @pytest.fixture
 def router(dns: dict[str, list[str]]) -> Iterator[respx.MockRouter]:
     """respx for the outbound client only (the test client talks ASGI, not httpcore)."""
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
+    with respx.mock(using=OUTBOUND, assert_all_mocked=True, assert_all_called=False) as mock:
         yield mock
 
 

@@ -32,6 +32,7 @@ from sqlmodel import col, select
 from starlette.applications import Starlette
 
 from tests.support.hostile_op import HostileOP
+from tests.support.respx_outbound import OUTBOUND
 from tests.support.sign_in import Browser, add_provider, outcome
 
 BASE_URL = "http://testserver"
@@ -203,7 +204,7 @@ def microsoft(monkeypatch: pytest.MonkeyPatch) -> Iterator[Microsoft]:
         return [ipaddress.ip_address("20.190.160.1")]
 
     monkeypatch.setattr(address_guard, "resolve_host", resolve)
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
+    with respx.mock(using=OUTBOUND, assert_all_mocked=True, assert_all_called=False) as router:
         yield Microsoft(router)
 
 

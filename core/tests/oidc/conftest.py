@@ -4,29 +4,37 @@ Tests get it as the ``idp`` fixture (an :class:`Idp`); its constants are class a
 DNS is faked for every test in this folder (``fedlogin.oidc.address_guard.resolve_host`` is
 replaced): ``idp.example.com`` and ``keys.idp.example.com`` resolve to a public address, other
 names to what a test puts in the ``dns`` fixture, unknown names fail like NXDOMAIN. No test
-here opens a connection to anything but 127.0.0.1.
+here opens a connection to anything but a loopback address (127.0.0.1, 127.0.0.2).
 """
 
 from __future__ import annotations
 
 import base64
+import datetime
 import ipaddress
 import json
 import socket
+import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import respx
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 from fedlogin.oidc import address_guard
 from fedlogin.oidc.outbound import Outbound, OutboundSettings
 from fedlogin.presets import DiscoveryTarget
 from joserfc import jws
 from joserfc.jwk import ECKey, Key, OctKey, RSAKey
 from joserfc.registry import HeaderParameter
+
+from tests.support.respx_outbound import OUTBOUND
 
 ISSUER = "https://idp.example.com"
 DISCOVERY_URL = ISSUER + "/.well-known/openid-configuration"
@@ -74,8 +82,41 @@ async def outbound() -> AsyncIterator[Outbound]:
 @pytest.fixture
 def router() -> Iterator[respx.MockRouter]:
     """respx for every test that asks for it: an unmocked request is an error."""
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
+    with respx.mock(using=OUTBOUND, assert_all_mocked=True, assert_all_called=False) as mock:
         yield mock
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
+    """A TLS server context with a fresh self-signed certificate for ``localhost``, and the
+    certificate's file (a client that should trust it loads it)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file = tmp_path / "cert.pem"
+    key_file = tmp_path / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context, cert_file
 
 
 @pytest.fixture

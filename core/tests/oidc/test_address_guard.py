@@ -7,9 +7,10 @@ import ipaddress
 import httpx
 import pytest
 import respx
-from fedlogin.oidc.address_guard import AddressGuard, AddressRefused, PinnedBackend, blocked_reason
+from fedlogin.oidc.address_guard import AddressGuard, AddressRefused, blocked_reason
 from fedlogin.oidc.errors import OutboundError
 from fedlogin.oidc.outbound import Outbound, OutboundSettings
+from fedlogin.oidc.transport import PinnedTransport
 
 BLOCKED = [
     "10.0.0.1",
@@ -150,9 +151,9 @@ async def test_the_connection_layer_refuses_too_so_nothing_can_bypass_the_check(
 ) -> None:
     # The pre-request check gives the clear error; this is the layer that opens sockets.
     dns["rebound.example"] = ["10.0.0.1"]
-    backend = PinnedBackend(AddressGuard())
+    transport = PinnedTransport(AddressGuard())
     with pytest.raises(AddressRefused) as caught:
-        await backend.connect_tcp("rebound.example", 443)
+        await transport.handle_async_request(httpx.Request("GET", "https://rebound.example/"))
     assert caught.value.code == "address_blocked"
 
 

@@ -7,7 +7,7 @@ goes through fedlogin's pinned backend, and that TLS failures are told apart.
 from __future__ import annotations
 
 import asyncio
-import datetime
+import gzip
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -15,10 +15,6 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from fedlogin.config import Config
 from fedlogin.oidc.errors import OutboundError
 from fedlogin.oidc.outbound import Outbound, OutboundSettings
@@ -138,6 +134,45 @@ async def test_a_body_under_the_cap_is_read(outbound: Outbound, router: respx.Mo
     assert len((await outbound.get_json(URL, step="discovery"))["a"]) == 500 * 1024
 
 
+async def test_a_body_compressed_unasked_is_decoded_and_capped_decoded(
+    outbound: Outbound, router: respx.MockRouter
+) -> None:
+    # fedlogin asks for identity; a server that compresses anyway is still understood, and a
+    # small compressed body that inflates past the cap (a zip bomb) is too large.
+    router.get(URL).respond(
+        200, content=gzip.compress(b'{"a": 1}'), headers={"Content-Encoding": "gzip"}
+    )
+    assert await outbound.get_json(URL, step="discovery") == {"a": 1}
+    assert router.calls.last.request.headers["accept-encoding"] == "identity"
+    bomb = gzip.compress(b'{"a": "' + b"x" * (2 * 1024 * 1024) + b'"}')
+    assert len(bomb) < 64 * 1024
+    router.get(URL).respond(200, content=bomb, headers={"Content-Encoding": "gzip"})
+    with pytest.raises(OutboundError) as caught:
+        await outbound.get_json(URL, step="discovery")
+    assert caught.value.code == "too_large"
+
+
+async def test_a_form_is_sent_with_its_headers_and_the_callers_win(
+    outbound: Outbound, router: respx.MockRouter
+) -> None:
+    route = router.post("https://idp.example.com:8443/token").respond(json={})
+    await outbound.request(
+        "POST",
+        "https://idp.example.com:8443/token",
+        step="token",
+        headers={"accept": "application/jwt", "Authorization": "Basic eA=="},
+        data={"grant_type": "authorization_code", "code": "a b&c"},
+    )
+    sent = route.calls.last.request
+    assert sent.content == b"grant_type=authorization_code&code=a+b%26c"
+    assert sent.headers.get_list("accept") == ["application/jwt"]
+    assert sent.headers["host"] == "idp.example.com:8443"
+    assert sent.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert sent.headers["content-length"] == str(len(sent.content))
+    assert sent.headers["authorization"] == "Basic eA=="
+    assert sent.headers["user-agent"] == "fedlogin"
+
+
 # -- failures of the transport ----------------------------------------------------------------
 
 
@@ -246,40 +281,10 @@ async def test_a_real_loopback_provider_is_refused_without_the_setting() -> None
     assert connected == []
 
 
-def _self_signed(tmp_path: Path) -> ssl.SSLContext:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file = tmp_path / "cert.pem"
-    key_file = tmp_path / "key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert_file, key_file)
-    return context
-
-
 async def test_an_untrusted_certificate_is_a_tls_error(
-    tmp_path: Path, dns: dict[str, list[str]]
+    self_signed: tuple[ssl.SSLContext, Path], dns: dict[str, list[str]]
 ) -> None:
-    server = await _serve(_answer_json, _self_signed(tmp_path))
+    server = await _serve(_answer_json, self_signed[0])
     port = server.sockets[0].getsockname()[1]
     dns["localhost"] = ["127.0.0.1"]
     try:

@@ -37,6 +37,8 @@ from joserfc import jws
 from joserfc.jwk import RSAKey
 from sqlmodel import Session, col, select
 
+from tests.support.respx_outbound import OUTBOUND
+
 ISSUER = "https://idp.example.com"
 BASE_URL = "http://testserver"
 HOST = "testserver"
@@ -145,7 +147,7 @@ def _b64(data: bytes) -> str:
 
 @pytest.fixture
 def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
+    with respx.mock(using=OUTBOUND, assert_all_mocked=True, assert_all_called=False) as mock:
         yield mock
 
 

@@ -6,9 +6,10 @@ unless the operator allow-listed the host (loopback also through the development
 setting). Cloud metadata addresses are refused always: no identity provider lives there.
 
 DNS rebinding (a name that resolves to a public address for the check and to an internal one
-for the connection) is closed by :class:`PinnedBackend`: the connection is opened to an
-address of the checked answer, never to a second lookup. A checked answer is used for
-:data:`RESOLVE_TTL` seconds; the TLS certificate is still verified against the host name.
+for the connection) is closed by :class:`fedlogin.oidc.transport.PinnedTransport`: it opens
+connections to an address of the checked answer (asking :meth:`AddressGuard.addresses`),
+never to a second lookup. A checked answer is used for :data:`RESOLVE_TTL` seconds; the TLS
+certificate is still verified against the host name.
 """
 
 from __future__ import annotations
@@ -17,10 +18,7 @@ import asyncio
 import ipaddress
 import socket
 import time
-import typing
 from collections.abc import Callable, Iterable
-
-import httpcore
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -146,49 +144,3 @@ class AddressGuard:
             raise AddressRefused(
                 "address_blocked", f"{where} {reason}: fedlogin connects there {remedy}."
             )
-
-
-class PinnedBackend(httpcore.AsyncNetworkBackend):
-    """Connects to the guard's checked addresses, not to whatever DNS answers now.
-
-    TLS still verifies the certificate against the host name: httpcore passes the URL's
-    host as ``server_hostname`` when it wraps the stream this returns.
-    """
-
-    def __init__(self, guard: AddressGuard) -> None:
-        self._guard = guard
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        failure: Exception | None = None
-        for address in await self._guard.addresses(host, port):
-            try:
-                return await self._inner.connect_tcp(
-                    str(address),
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                failure = exc
-        assert failure is not None  # the guard never returns an empty list
-        raise failure
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("fedlogin connects over TCP only")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
