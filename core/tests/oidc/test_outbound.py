@@ -152,6 +152,19 @@ async def test_a_body_compressed_unasked_is_decoded_and_capped_decoded(
     assert caught.value.code == "too_large"
 
 
+async def test_a_body_that_is_not_what_its_encoding_says_is_a_clear_error(
+    outbound: Outbound, router: respx.MockRouter
+) -> None:
+    garbled = httpx.ByteStream(b"not gzip at all")  # a stream: respx would decode content=
+    router.get(URL).mock(
+        return_value=httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=garbled)
+    )
+    with pytest.raises(OutboundError) as caught:
+        await outbound.get_json(URL, step="discovery")
+    assert (caught.value.code, caught.value.step) == ("bad_encoding", "discovery")
+    assert "could not be decompressed" in caught.value.message
+
+
 async def test_a_form_is_sent_with_its_headers_and_the_callers_win(
     outbound: Outbound, router: respx.MockRouter
 ) -> None:

@@ -90,8 +90,9 @@ class OidcError(FedloginError):
 
 class OutboundError(OidcError):
     """An outbound HTTP call failed: ``dns``, ``tls``, ``timeout``, ``connect``,
-    ``http_status``, ``redirect``, ``too_large``, ``not_json``, ``address_blocked`` or
-    ``insecure_scheme``. ``status_code`` is set for ``http_status`` and ``redirect``."""
+    ``http_status``, ``redirect``, ``too_large``, ``bad_encoding``, ``not_json``,
+    ``address_blocked`` or ``insecure_scheme``. ``status_code`` is set for ``http_status``
+    and ``redirect``."""
 
     code = "connect"
 

@@ -207,6 +207,13 @@ class Outbound:
             raise OutboundError(
                 f"{url} did not answer in time.", code="timeout", step=step
             ) from exc
+        except httpx.DecodingError as exc:
+            # We ask for identity; a server that compresses anyway must compress correctly.
+            raise OutboundError(
+                f"{url} sent a compressed body that could not be decompressed.",
+                code="bad_encoding",
+                step=step,
+            ) from exc
         except httpx.TransportError as exc:
             if _caused_by_tls(exc):
                 raise OutboundError(
