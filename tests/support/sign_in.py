@@ -127,3 +127,14 @@ def outcome(database: Database) -> Outcome:
 
         event = session.exec(select(SignInEvent).order_by(col(SignInEvent.id).desc())).first()
         return Outcome(count(User), count(FederatedIdentity), count(BrowserSession), event)
+
+
+async def password_sign_in(app: ASGIApp, login: str, password: str) -> int:
+    """A new browser fills in the login page's password form; the answer's status code."""
+    browser = Browser(app, "http://testserver")
+    try:
+        page = await browser.login_page()
+        form = {"csrf_token": csrf_token(page), "login": login, "password": password}
+        return (await browser.client.post("/login", data=form)).status_code
+    finally:
+        await browser.aclose()

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 
 from tests.support.hostile_op import HostileOP
 from tests.support.passwords import fast_passwords
-from tests.support.sign_in import Browser, add_provider, csrf_token, outcome
+from tests.support.sign_in import Browser, add_provider, csrf_token, outcome, password_sign_in
 
 __all__ = ["fast_passwords"]
 pytestmark = pytest.mark.usefixtures("fast_passwords")
@@ -37,16 +37,6 @@ async def audit(admin: httpx.AsyncClient) -> list[dict[str, Any]]:
     response = await admin.get("/api/v1/audit-log?target_type=user")
     entries: list[dict[str, Any]] = response.json()["entries"]
     return entries
-
-
-async def password_sign_in(app: Starlette, login: str, password: str) -> int:
-    browser = Browser(app, "http://testserver")
-    try:
-        page = await browser.login_page()
-        form = {"csrf_token": csrf_token(page), "login": login, "password": password}
-        return (await browser.client.post("/login", data=form)).status_code
-    finally:
-        await browser.aclose()
 
 
 async def test_an_admin_creates_a_user_with_a_password_who_can_then_sign_in(

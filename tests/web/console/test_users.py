@@ -14,7 +14,7 @@ from fedlogin.store.tables import AuditEntry, User
 from starlette.applications import Starlette
 
 from tests.support.passwords import fast_passwords
-from tests.support.sign_in import Browser, csrf_token
+from tests.support.sign_in import password_sign_in
 from tests.web.console.conftest import Console
 
 __all__ = ["fast_passwords"]
@@ -34,13 +34,7 @@ def add_user(db: Database, username: str, email: str | None = None) -> int:
 
 
 async def sign_in(app: Starlette, login: str, password: str = PASSWORD) -> int:
-    browser = Browser(app, "http://testserver")
-    try:
-        page = await browser.login_page()
-        form = {"csrf_token": csrf_token(page), "login": login, "password": password}
-        return (await browser.client.post("/login", data=form)).status_code
-    finally:
-        await browser.aclose()
+    return await password_sign_in(app, login, password)
 
 
 async def lock_out(app: Starlette, login: str) -> None:
