@@ -79,9 +79,7 @@ def test_a_password_can_be_changed(db: Database, admin: AdminUser) -> None:
         set_admin_password(session, "nobody", "a brand new passphrase", actor="cli")
 
 
-def test_a_token_is_shown_once_stored_hashed_and_verified(
-    db: Database, admin: AdminUser
-) -> None:
+def test_a_token_is_shown_once_stored_hashed_and_verified(db: Database, admin: AdminUser) -> None:
     with db.transaction() as session:
         issued = create_api_token(session, "alice", "deploy script", actor="alice")
     token = issued.token

@@ -219,8 +219,10 @@ def test_a_logo_is_stored_served_from_the_database_and_replaced(
         provider = IdentityProviders(session, plugins, box, actor="alice").get("acme")
         assert provider.logo_id == second.id
         assert provider.version == 3
-        query = select(AuditEntry).where(AuditEntry.action == "identity_provider.logo").order_by(
-            col(AuditEntry.id)
+        query = (
+            select(AuditEntry)
+            .where(AuditEntry.action == "identity_provider.logo")
+            .order_by(col(AuditEntry.id))
         )
         entries = session.exec(query).all()
         assert entries[-1].after == {

@@ -122,7 +122,9 @@ def test_the_admin_may_override_every_default(
     db: Database, plugins: Plugins, box: SecretBox
 ) -> None:
     row = create(
-        db, plugins, box,
+        db,
+        plugins,
+        box,
         **base(
             description="For staff",
             enabled=False,
@@ -350,7 +352,11 @@ def test_the_secret_never_reaches_the_audit_log(
 
 def test_audit_snapshots_strip_secrets_whatever_a_caller_passes(session: Session) -> None:
     entry = audit.record(
-        session, ACTOR, "x.update", "x", "1",
+        session,
+        ACTOR,
+        "x.update",
+        "x",
+        "1",
         before={"client_secret": SECRET, "nested": {"password": "pw"}},
         after={"client_secret": "changed", "items": [{"token": "fl_abc"}]},
     )
@@ -372,8 +378,11 @@ def test_update_is_partial_and_audited_with_the_changed_fields_only(
     assert row.client_id == "fedlogin"
     assert row.version == 2
     last = audit_log(db)[-1]
-    assert (last.actor, last.action, last.target_id) == (ACTOR, "identity_provider.update",
-                                                        "company-sso")
+    assert (last.actor, last.action, last.target_id) == (
+        ACTOR,
+        "identity_provider.update",
+        "company-sso",
+    )
     assert last.before == {"enabled": True, "scopes": ["openid", "email"]}
     assert last.after == {"enabled": False, "scopes": ["openid", "profile"]}
 
@@ -387,9 +396,7 @@ def test_an_update_that_changes_nothing_keeps_the_version(
     assert len(audit_log(db)) == 1
 
 
-def test_an_invalid_update_changes_nothing(
-    db: Database, plugins: Plugins, box: SecretBox
-) -> None:
+def test_an_invalid_update_changes_nothing(db: Database, plugins: Plugins, box: SecretBox) -> None:
     create(db, plugins, box, **base())
     before = provider_fields(stored(db))
     with pytest.raises(ValidationFailed):
@@ -454,7 +461,10 @@ def test_attribute_mapping_updates_merge_and_null_unmaps(
 ) -> None:
     create(db, plugins, box, **base())
     row = update(
-        db, plugins, box, "company-sso",
+        db,
+        plugins,
+        box,
+        "company-sso",
         attribute_mapping={"company": "https://example.com/claims/org", "location": None},
     )
     assert row.attribute_mapping["company"] == "https://example.com/claims/org"
@@ -545,9 +555,7 @@ def test_deleting_an_unused_provider_needs_no_confirmation_and_leaves_the_settin
     create(db, plugins, box, **base())
     create(db, plugins, box, **base(identifier="other", name="Other"))
     with db.transaction() as session:
-        update_settings(
-            session, {"identity_providers": ["company-sso", "other"]}, actor=ACTOR
-        )
+        update_settings(session, {"identity_providers": ["company-sso", "other"]}, actor=ACTOR)
     with db.transaction() as session:
         service = IdentityProviders(session, plugins, box, actor=ACTOR)
         assert linked_user_count(session, service.get("company-sso").id or 0) == 0

@@ -127,7 +127,11 @@ def set_admin_password(session: Session, username: str, password: str, *, actor:
     session.add(row)
     session.flush()
     audit.record(
-        session, actor, "admin_user.password", "admin_user", row.username,
+        session,
+        actor,
+        "admin_user.password",
+        "admin_user",
+        row.username,
         after={"password": "changed"},
     )
 
@@ -175,7 +179,11 @@ def create_api_token(session: Session, username: str, name: str, *, actor: str) 
     session.add(row)
     session.flush()
     audit.record(
-        session, actor, "api_token.create", "api_token", str(row.id),
+        session,
+        actor,
+        "api_token.create",
+        "api_token",
+        str(row.id),
         after={"name": label, "admin": admin.username, "prefix": row.prefix},
     )
     return IssuedToken(row=row, token=token)
@@ -219,7 +227,12 @@ def revoke_api_token(session: Session, token_id: int, *, actor: str) -> ApiToken
         session.add(row)
         session.flush()
         audit.record(
-            session, actor, "api_token.revoke", "api_token", str(row.id),
-            before={"revoked": False}, after={"revoked": True, "name": row.name},
+            session,
+            actor,
+            "api_token.revoke",
+            "api_token",
+            str(row.id),
+            before={"revoked": False},
+            after={"revoked": True, "name": row.name},
         )
     return row

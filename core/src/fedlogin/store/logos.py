@@ -79,9 +79,7 @@ def check_logo(data: bytes) -> CheckedLogo:
             return CheckedLogo("image/svg+xml", sanitize_svg(data))
         except SvgRejected as exc:
             raise LogoRejected("logo_invalid", f"The SVG logo cannot be used: {exc}.") from exc
-    raise LogoRejected(
-        "logo_unsupported_type", "The logo must be a PNG, JPEG or SVG image."
-    )
+    raise LogoRejected("logo_unsupported_type", "The logo must be a PNG, JPEG or SVG image.")
 
 
 def store_logo(session: Session, data: bytes) -> StoredLogo:

@@ -45,9 +45,7 @@ def settings_fields(row: AccountSettings) -> dict[str, Any]:
     }
 
 
-def update_settings(
-    session: Session, changes: Mapping[str, Any], *, actor: str
-) -> AccountSettings:
+def update_settings(session: Session, changes: Mapping[str, Any], *, actor: str) -> AccountSettings:
     """Apply the fields present in ``changes`` (partial update)."""
     begin_admin_change(session)
     row = get_settings(session)
@@ -56,18 +54,25 @@ def update_settings(
     enabled = row.federated_login_enabled
     if "federated_login_enabled" in changes:
         read = boolean(
-            changes["federated_login_enabled"], "federated_login_enabled", "Federated login",
+            changes["federated_login_enabled"],
+            "federated_login_enabled",
+            "Federated login",
             errors,
         )
         enabled = bool(read)
     providers = list(row.identity_providers)
     if "identity_providers" in changes:
-        providers = read_provider_identifiers(
-            session, changes["identity_providers"], "identity_providers", errors
-        ) or []
+        providers = (
+            read_provider_identifiers(
+                session, changes["identity_providers"], "identity_providers", errors
+            )
+            or []
+        )
     errors.raise_if_any("The account settings")
-    before = {"federated_login_enabled": row.federated_login_enabled,
-              "identity_providers": list(row.identity_providers)}
+    before = {
+        "federated_login_enabled": row.federated_login_enabled,
+        "identity_providers": list(row.identity_providers),
+    }
     after = {"federated_login_enabled": enabled, "identity_providers": providers}
     old, new = audit.diff(before, after)
     if not new:
