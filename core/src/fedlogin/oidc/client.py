@@ -16,7 +16,7 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 import attrs
 
@@ -162,14 +162,13 @@ def _with_query(
     """
     fresh = fresh or {}
     query = _quoted_pairs(endpoint, tuple(params.items()), tuple(fresh))
-    scheme, netloc, path, _, fragment = _split(endpoint)
     extra = "&".join(f"{name}={value}" for name, value in fresh.items())
-    return urlunsplit((scheme, netloc, path, f"{query}&{extra}" if query else extra, fragment))
+    return urlunsplit(_split(endpoint)._replace(query=f"{query}&{extra}" if query else extra))
 
 
 @functools.lru_cache(maxsize=256)
-def _split(endpoint: str) -> tuple[str, str, str, str, str]:
-    return tuple(urlsplit(endpoint))  # type: ignore[return-value]
+def _split(endpoint: str) -> SplitResult:
+    return urlsplit(endpoint)
 
 
 @functools.lru_cache(maxsize=256)
@@ -177,9 +176,8 @@ def _quoted_pairs(
     endpoint: str, params: tuple[tuple[str, str], ...], fresh_names: tuple[str, ...]
 ) -> str:
     ours = {name for name, _ in params} | set(fresh_names)
-    kept = [
-        (k, v) for k, v in parse_qsl(_split(endpoint)[3], keep_blank_values=True) if k not in ours
-    ]
+    theirs = parse_qsl(_split(endpoint).query, keep_blank_values=True)
+    kept = [(k, v) for k, v in theirs if k not in ours]
     return urlencode([*kept, *params])
 
 
