@@ -13,7 +13,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Index, LargeBinary, MetaData, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Index,
+    LargeBinary,
+    MetaData,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -201,7 +210,8 @@ class User(StoreModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=150, unique=True)
-    email: str | None = Field(default=None, max_length=320, index=True)
+    #: Stored lower-cased; found by ``lower(email)`` (indexed below).
+    email: str | None = Field(default=None, max_length=320)
     email_verified: bool = False
     password_hash: str | None = Field(default=None, max_length=255, repr=False)
     name: str | None = Field(default=None, max_length=255)
@@ -211,6 +221,12 @@ class User(StoreModel, table=True):
     location: str | None = Field(default=None, max_length=255)
     disabled: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+#: Every lookup by address compares ``lower(email)`` (a first sign-in's email match, a
+#: password sign-in by address, the admin's filter): without this index each one read the
+#: whole table.
+Index("ix_user_account_lower_email", func.lower(User.__table__.c.email))  # type: ignore[attr-defined]
 
 
 class FederatedIdentity(StoreModel, table=True):
