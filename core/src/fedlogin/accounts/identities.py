@@ -16,7 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from fedlogin.store.database import connection_of
-from fedlogin.store.prepared import PreparedStatement, loaded
+from fedlogin.store.prepared import PreparedStatement, insert_row, loaded
 from fedlogin.store.tables import FederatedIdentity, IdentityProvider, User
 
 _IDENTITIES = FederatedIdentity.__table__  # type: ignore[attr-defined]
@@ -84,19 +84,26 @@ _IDENTITY_AND_USER = PreparedStatement(
 def link_identity(
     session: Session, user_id: int, key: IdentityKey, *, email: str | None, now: datetime
 ) -> FederatedIdentity:
-    """Record that ``key`` signs in ``user_id`` (flushed: a duplicate raises here)."""
-    identity = FederatedIdentity(
-        user_id=user_id,
-        provider_id=key.provider_id,
-        issuer=key.issuer,
-        subject=key.subject,
-        email=email,
-        linked_at=now,
-        last_used_at=now,
-    )
-    session.add(identity)
-    session.flush()
-    return identity
+    """Record that ``key`` signs in ``user_id``; the link, detached. A key linked already
+    raises ``IntegrityError`` here (the database's unique constraint).
+
+    A prepared ``INSERT`` (every first sign-in makes one; the ORM's add and flush cost
+    several times more).
+    """
+    values: dict[str, object] = {
+        "user_id": user_id,
+        "provider_id": key.provider_id,
+        "issuer": key.issuer,
+        "subject": key.subject,
+        "email": email,
+        "linked_at": now,
+        "last_used_at": now,
+    }
+    ((identity_id,),) = _LINK.rows(connection_of(session), values)
+    return loaded(FederatedIdentity, {"id": identity_id, **values})
+
+
+_LINK = PreparedStatement(insert_row(_IDENTITIES).returning(_IDENTITIES.c.id))
 
 
 def record_use(

@@ -4,6 +4,11 @@ Usernames are lower-cased words of letters, digits, ``.``, ``_`` and ``-``, deri
 what the provider sent (the mapped username, else the email's local part, else the name)
 and made unique with a numeric suffix. Uniqueness is the database's: two processes picking
 the same name at once make one of them retry with the next suffix.
+
+Creating a user and finding users by email are every first sign-in's work, so they run as
+prepared statements (fedlogin.store.prepared) and hand back detached ``User`` objects, as
+the returning sign-in's lookups do: change a user through a session with an object the
+session loaded itself (:func:`get_user`).
 """
 
 from __future__ import annotations
@@ -13,11 +18,14 @@ import secrets
 import unicodedata
 from collections.abc import Mapping
 
-from sqlalchemy import bindparam, func
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
 
+from fedlogin.store.database import connection_of
+from fedlogin.store.prepared import PreparedStatement, loaded, row_parameters
 from fedlogin.store.tables import User
+from fedlogin.store.types import utcnow
 
 MAX_USERNAME = 150
 FALLBACK_USERNAME = "user"
@@ -30,8 +38,9 @@ def get_user(session: Session, user_id: int) -> User | None:
 
 
 def users_with_email(session: Session, email: str) -> list[User]:
-    """Users whose address is ``email`` (compared lower-cased, as it is stored)."""
-    return list(session.exec(_WITH_EMAIL, params={"email": email.lower()}).all())
+    """Users whose address is ``email`` (compared lower-cased, as it is stored), detached."""
+    rows = _WITH_EMAIL.rows(connection_of(session), {"email": email.lower()})
+    return [loaded(User, dict(zip(_WITH_EMAIL.keys, row, strict=True))) for row in rows]
 
 
 def username_base(*candidates: str | None) -> str:
@@ -51,39 +60,54 @@ def username_base(*candidates: str | None) -> str:
 
 
 def create_user(session: Session, base: str, fields: Mapping[str, object]) -> User:
-    """A new user named ``base`` (or ``base-2``, ``base-3``...) with the profile ``fields``."""
-    taken = _names_like(session, base)
-    suffix = 1
+    """A new user named ``base`` (or ``base-2``, ``base-3``...) with the profile ``fields``
+    (columns of ``User``; the others take their defaults), detached.
+
+    Each name is simply tried: an ``INSERT ... ON CONFLICT (username) DO NOTHING`` returns
+    no row for a name taken (by anyone, committed or racing us), without an error that
+    would end a PostgreSQL transaction. Reading the taken names first needed a ``LIKE``
+    that no index serves, a read of every user per first sign-in.
+    """
+    unknown = set(fields) - set(_NEW_USER)
+    if unknown:
+        raise ValueError(f"not columns of a new user: {sorted(unknown)}")
+    connection = connection_of(session)
+    values = {**_NEW_USER, **fields, "created_at": utcnow()}
     for attempt in range(_ATTEMPTS):
-        name = base if suffix == 1 else f"{base}-{suffix}"
-        if attempt >= _ATTEMPTS // 2:
-            name = f"{base}-{secrets.token_hex(3)}"  # a crowd is racing for the same base
-        suffix += 1
-        if name in taken:
-            continue
-        user = User(username=name)
-        for column, value in fields.items():
-            setattr(user, column, value)
-        try:
-            with session.begin_nested():
-                session.add(user)
-        except IntegrityError:
-            taken.add(name)  # created by another process since we looked
-            continue
-        return user
+        if attempt == 0:
+            values["username"] = base
+        elif attempt < _ATTEMPTS // 2:
+            values["username"] = f"{base}-{attempt + 1}"
+        else:
+            values["username"] = f"{base}-{secrets.token_hex(3)}"  # a crowd shares the base
+        rows = _INSERT_USER.rows(connection, values)
+        if rows:
+            ((user_id,),) = rows
+            return loaded(User, {"id": user_id, **values})
     raise RuntimeError(f"no free username for {base!r} after {_ATTEMPTS} attempts")
 
 
-def _names_like(session: Session, base: str) -> set[str]:
-    escaped = base.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return set(session.exec(_NAMES_LIKE, params={"pattern": f"{escaped}%"}).all())
-
-
-# Built once: every first sign-in runs them, and building a statement (and its cache key)
-# each time cost as much as running it.
-_WITH_EMAIL = (
-    select(User).where(func.lower(col(User.email)) == bindparam("email")).order_by(col(User.id))
+_USERS = User.__table__  # type: ignore[attr-defined]
+#: A new user's columns with their defaults (all but ``id``, ``username`` and ``created_at``).
+_NEW_USER: dict[str, object] = {
+    column.key: User.model_fields[column.key].default
+    for column in _USERS.c
+    if column.key not in ("id", "username", "created_at")
+}
+_WITH_EMAIL = PreparedStatement(
+    select(*_USERS.c).where(func.lower(_USERS.c.email) == bindparam("email")).order_by(_USERS.c.id)
 )
-_NAMES_LIKE = select(User.username).where(
-    col(User.username).like(bindparam("pattern"), escape="\\")
+#: Both dialects say ``ON CONFLICT (username) DO NOTHING`` alike, each through its own
+#: ``insert`` construct.
+_INSERT_USER = PreparedStatement(
+    postgresql.insert(_USERS)
+    .values(row_parameters(_USERS))
+    .on_conflict_do_nothing(index_elements=["username"])
+    .returning(_USERS.c.id),
+    variants={
+        "sqlite": sqlite.insert(_USERS)
+        .values(row_parameters(_USERS))
+        .on_conflict_do_nothing(index_elements=["username"])
+        .returning(_USERS.c.id)
+    },
 )

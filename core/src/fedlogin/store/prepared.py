@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy
-from sqlalchemy import Connection, Dialect, Insert, Table, bindparam, insert
+from sqlalchemy import BindParameter, Connection, Dialect, Insert, Table, bindparam, insert
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlalchemy.sql import ClauseElement
@@ -36,8 +36,14 @@ M = TypeVar("M")
 class PreparedStatement:
     """One Core statement, run with :meth:`rows` or :meth:`run` on a SQLAlchemy connection."""
 
-    def __init__(self, statement: ClauseElement) -> None:
+    def __init__(
+        self, statement: ClauseElement, *, variants: Mapping[str, ClauseElement] | None = None
+    ) -> None:
+        """``variants``: by dialect name, a statement to run there instead (a dialect's own
+        ``INSERT ... ON CONFLICT``); it must take the same parameters and return the same
+        columns."""
         self.statement = statement
+        self.variants = dict(variants or {})
         #: The result's column names, in order (empty for a statement returning nothing).
         self.keys: tuple[str, ...] = tuple(
             column.key for column in getattr(statement, "exported_columns", ())
@@ -72,7 +78,8 @@ class PreparedStatement:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             # Two threads may both compile at first use: the same result, one kept.
-            compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
+            statement = self.variants.get(dialect.name, self.statement)
+            compiled = self._compiled[dialect.name] = _Compiled(statement, dialect)
         return compiled
 
 
@@ -165,8 +172,13 @@ def _driver_connection(connection: Connection) -> Any:
 def insert_row(table: Table) -> Insert:
     """An ``INSERT`` of one row of ``table``: every column but a generated ``id`` is a
     parameter named after it (a :class:`PreparedStatement` fills in no defaults)."""
+    return insert(table).values(row_parameters(table))
+
+
+def row_parameters(table: Table) -> dict[str, BindParameter[Any]]:
+    """:func:`insert_row`'s values, for a dialect's own ``insert`` (``ON CONFLICT``)."""
     columns = [column for column in table.c if not (column.primary_key and column.key == "id")]
-    return insert(table).values({column.key: bindparam(column.key) for column in columns})
+    return {column.key: bindparam(column.key) for column in columns}
 
 
 def loaded(model: type[M], values: Mapping[str, Any]) -> M:
