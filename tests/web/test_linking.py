@@ -32,6 +32,7 @@ from fedlogin.store.types import utcnow
 from fedlogin.web.context import AppContext
 from sqlmodel import col, select
 from starlette.applications import Starlette
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tests.support.hostile_op import HostileOP
 from tests.support.passwords import fast_passwords
@@ -410,6 +411,49 @@ async def test_a_user_with_a_password_unlinks_a_provider_and_is_told_by_email(
     assert "Hostile was disconnected" in page.text
     notice = smtp_sink.last_to("ada@example.org")
     assert "Hostile was disconnected" in str(notice["Subject"])
+
+
+class AnsweredWatch:
+    """The app, noting how many mails the SMTP server had when each answer was complete."""
+
+    def __init__(self, app: ASGIApp, sink: SmtpSink) -> None:
+        self.app, self.sink = app, sink
+        self.mails_when_answered: list[int] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def watched(message: Message) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                self.mails_when_answered.append(len(self.sink.messages))
+
+        await self.app(scope, receive, watched)
+
+
+async def test_connected_and_disconnected_notices_are_sent_after_the_answer(
+    app: Starlette, context: AppContext, provider: HostileOP, smtp_sink: SmtpSink, db: Database
+) -> None:
+    """A notice nobody waits for never holds up the page (a slow or unreachable mail server
+    would): it is sent once the redirect is complete, yet still by the same request."""
+    ada = add_user(db)  # with a password: the identity may be disconnected again
+    watch = AnsweredWatch(app, smtp_sink)
+    browser = Browser(watch, BASE_URL)
+    try:
+        await password_sign_in(browser)
+        watch.mails_when_answered.clear()
+        done = await link(browser, provider)
+        assert done.headers["location"] == f"{PAGE}?connected=hostile"
+        assert watch.mails_when_answered[-1] == 0  # the callback's answer: no mail yet
+        assert "Hostile was connected" in str(smtp_sink.last_to("ada@example.org")["Subject"])
+
+        [identity] = linked_to(db, ada)
+        assert identity.id is not None
+        done = await unlink(browser, identity.id)
+        assert done.headers["location"] == f"{PAGE}?disconnected=hostile"
+        assert watch.mails_when_answered[-1] == 1  # only the connected notice so far
+        assert "Hostile was disconnected" in str(smtp_sink.messages[-1]["Subject"])
+    finally:
+        await browser.aclose()
+        await context.close()  # as the browsers fixture does: its outbound connections
 
 
 async def test_the_only_way_in_without_a_password_cannot_be_unlinked(

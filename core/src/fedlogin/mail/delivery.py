@@ -3,6 +3,11 @@
 Call :func:`deliver_queued` once the transaction that wrote the outbox rows has committed.
 It sends every message due, not just the caller's: any process finishing what another
 left (an SMTP outage, a crash) is as good as the one that queued it (X4).
+
+A page that reports the delivery (the verification page says whether the code was sent)
+awaits it before answering; a notice nobody waits for (an identity connected or
+disconnected) is sent by :func:`deliver_quietly` after the response, so a slow or
+unreachable mail server never holds up the page.
 """
 
 from __future__ import annotations
@@ -66,6 +71,15 @@ async def deliver_queued(ctx: MailContext) -> Delivery:
         if error is not None:
             delivery.errors[row.id] = error
     return delivery
+
+
+async def deliver_quietly(ctx: MailContext) -> None:
+    """:func:`deliver_queued` where a mail failure must never undo or fail the request that
+    queued it (a sign-in, a link): the failure is logged and the mail stays in the outbox."""
+    try:
+        await deliver_queued(ctx)
+    except Exception:
+        logger.exception("Queued email could not be delivered; it stays in the outbox")
 
 
 async def _send(

@@ -46,6 +46,7 @@ from fedlogin.accounts.provisioning import (
 from fedlogin.claims import normalize_email
 from fedlogin.config import Config
 from fedlogin.errors import FedloginError, UnknownPreset
+from fedlogin.mail.delivery import deliver_quietly
 from fedlogin.oidc import (
     ClientCredentials,
     DiscoveryCache,
@@ -268,13 +269,16 @@ async def finish(
     or links the identity (the web layer creates the browser session there), so that a
     sign-in either completes whole or leaves nothing behind. ``session_user_id`` is the
     user signed in in this browser now: a link flow finishes only for the user who started
-    it. A :class:`VerificationStarted` means no account yet and no ``on_success``.
+    it. A :class:`VerificationStarted` means no account yet and no ``on_success``; its
+    email is sent before this returns (the next page says whether it went). A link queues a
+    "connected" notice that the caller sends after its response
+    (:func:`fedlogin.mail.delivery.deliver_quietly`; ``SignInResult.linked``).
     """
     attempt = _Attempt(identifier)
     work = _finish(ctx, attempt, params, browser, host, on_success, session_user_id)
     result = await _recorded(ctx, attempt, work)
-    if isinstance(result, VerificationStarted) or result.linked:
-        await purposes.deliver_mail(ctx)  # the verification email, the "connected" notice
+    if isinstance(result, VerificationStarted):
+        await deliver_quietly(ctx)
     return result
 
 

@@ -13,10 +13,9 @@ request: a sign-in can never become a link, nor a link a sign-in (SECURITY.md).
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
@@ -27,27 +26,16 @@ from fedlogin.accounts.email_trust import EmailTrust
 from fedlogin.accounts.identities import IdentityKey
 from fedlogin.accounts.mapping import MappedProfile
 from fedlogin.accounts.provisioning import Provisioned
-from fedlogin.config import Config
-from fedlogin.mail.delivery import deliver_queued
 from fedlogin.mail.message import mask_address
 from fedlogin.signin import events
 from fedlogin.signin.errors import SignInRefused
 from fedlogin.signin.pending import ConsumedFlow
 from fedlogin.store.tables import IdentityProvider
 
-T = TypeVar("T")
-logger = logging.getLogger(__name__)
-
 SIGN_IN = "sign_in"
 LINK = "link"
 PURPOSES = (SIGN_IN, LINK)
 LINK_REFUSED_TITLE = "The account could not be connected"
-
-
-class MailContext(Protocol):
-    config: Config
-
-    def transaction(self, work: Callable[[Session], T]) -> Awaitable[T]: ...
 
 
 @attrs.frozen
@@ -164,11 +152,3 @@ def start_verification(
         retention_days=retention_days,
     )
     return VerificationStarted(row.handle, masked)
-
-
-async def deliver_mail(ctx: MailContext) -> None:
-    """Send what the finished transaction queued; a mail failure never undoes a sign-in."""
-    try:
-        await deliver_queued(ctx)
-    except Exception:
-        logger.exception("Queued email could not be delivered; it stays in the outbox")

@@ -24,6 +24,7 @@ from urllib.parse import urlencode, urlsplit
 
 import attrs
 from sqlmodel import Session, select
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -31,7 +32,7 @@ from starlette.routing import Route
 from fedlogin.accounts import linking
 from fedlogin.accounts.password_change import RECENT_SIGN_IN, signed_in_recently
 from fedlogin.errors import FedloginError, UnknownPreset
-from fedlogin.mail.delivery import deliver_queued
+from fedlogin.mail.delivery import deliver_quietly
 from fedlogin.plugins import Plugins
 from fedlogin.signin import flow, purposes
 from fedlogin.signin.errors import SignInRefused
@@ -172,17 +173,13 @@ async def unlink(request: Request) -> Response:
         identifier = await ctx.transaction(remove)
     except linking.UnlinkRefused as refused:
         return _refused(request, refused, title="Nothing was disconnected")
-    await _deliver(ctx)
     return RedirectResponse(
-        f"{PAGE}?{urlencode({'disconnected': identifier})}", status_code=303, headers=_NO_STORE
+        f"{PAGE}?{urlencode({'disconnected': identifier})}",
+        status_code=303,
+        headers=_NO_STORE,
+        # The "disconnected" notice, sent once the browser has its answer.
+        background=BackgroundTask(deliver_quietly, ctx),
     )
-
-
-async def _deliver(ctx: Any) -> None:
-    try:
-        await deliver_queued(ctx)
-    except Exception:
-        logger.exception("Queued email could not be delivered; it stays in the outbox")
 
 
 # -- shared --------------------------------------------------------------------------------------

@@ -21,12 +21,14 @@ from urllib.parse import urlsplit
 
 import attrs
 from sqlmodel import Session, col, select
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from fedlogin.accounts.provisioning import Provisioned
 from fedlogin.errors import UnknownPreset
+from fedlogin.mail.delivery import deliver_quietly
 from fedlogin.signin import flow
 from fedlogin.signin.errors import SignInRefused
 from fedlogin.signin.purposes import VerificationStarted
@@ -244,6 +246,9 @@ async def callback(request: Request) -> Response:
         return RedirectResponse(waiting_url(result.handle), status_code=303, headers=_NO_STORE)
     response = RedirectResponse(result.next_url or DEFAULT_NEXT, status_code=303, headers=_NO_STORE)
     sessions.set_session_cookie(request, response, result.value)
+    if result.linked:
+        # The "connected" notice, sent once the browser has its answer (fedlogin.mail.delivery).
+        response.background = BackgroundTask(deliver_quietly, ctx)
     return response
 
 
