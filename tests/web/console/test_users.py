@@ -21,6 +21,7 @@ __all__ = ["fast_passwords"]
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 PASSWORD = "a long enough password"
+PAGE_SIZE = 50  # the console's users per page (fedlogin.web.console.users)
 UNLOCK_BUTTON = re.compile(r'<form method="post" action="/admin/users/(\d+)/unlock"')
 
 
@@ -122,3 +123,52 @@ async def test_an_unknown_user_is_a_clear_404_page(console: Console, number: str
     assert "user_not_found" in page.text
     refused = await console.post(f"/admin/users/{number}/unlock")
     assert refused.status_code == 404
+
+
+def listed(page: httpx.Response) -> list[str]:
+    return re.findall(r'<tr data-user="([\w-]+)">', page.text)
+
+
+def older_link(page: httpx.Response) -> str | None:
+    found = re.search(r'<a href="(\?[^"]*before=\d+)">Older users</a>', page.text)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+async def test_the_users_page_pages_through_every_user_newest_first(
+    console: Console, db: Database
+) -> None:
+    for n in range(PAGE_SIZE + 5):
+        add_user(db, f"user-{n:03d}", f"user{n}@example.org" if n % 2 else None)
+
+    first = await console.get("/admin/users")
+    assert listed(first) == [f"user-{n:03d}" for n in reversed(range(5, PAGE_SIZE + 5))]
+    assert ">Newest</a>" not in first.text
+    link = older_link(first)
+    assert link is not None
+
+    second = await console.get(f"/admin/users{link}")
+    assert listed(second) == [f"user-{n:03d}" for n in reversed(range(5))]
+    assert older_link(second) is None and '<a href="?">Newest</a>' in second.text
+
+    # A search keeps its words from page to page.
+    odd = await console.get("/admin/users?q=example.org")
+    assert len(listed(odd)) == (PAGE_SIZE + 5) // 2
+    assert older_link(odd) is None  # 27 matches: one page
+
+    # A cursor past the oldest user says so and links back; a bad one is the newest page.
+    oldest = await console.get("/admin/users?before=1")
+    assert listed(oldest) == [] and "No older users" in oldest.text
+    bogus = await console.get("/admin/users?before=x1")
+    assert listed(bogus) == listed(first)
+
+
+async def test_a_search_keeps_its_words_in_the_older_link(console: Console, db: Database) -> None:
+    for n in range(PAGE_SIZE + 1):
+        add_user(db, f"match-{n:03d}")
+    add_user(db, "other")
+
+    page = await console.get("/admin/users?q=match")
+    link = older_link(page)
+    assert link is not None and link.startswith("?q=match&before=")
+    rest = await console.get(f"/admin/users{link}")
+    assert listed(rest) == ["match-000"]

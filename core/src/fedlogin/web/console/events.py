@@ -23,6 +23,7 @@ from fedlogin.signin import events
 from fedlogin.store.tables import IdentityProvider, SignInEvent, User
 from fedlogin.web.console.auth import ConsoleAdmin, admin_page
 from fedlogin.web.console.layout import console_page
+from fedlogin.web.console.paging import before_cursor, next_before
 from fedlogin.web.console.provider_form import MAPPING_LABELS
 from fedlogin.web.context import app_context
 
@@ -63,7 +64,7 @@ def mapped_fields(claims: Mapping[str, Any], mapping: Mapping[str, str]) -> list
 
 async def _events(request: Request, admin: ConsoleAdmin) -> Response:
     identifier = request.path_params["identifier"]
-    before = _number(request.query_params.get("before"))
+    before = before_cursor(request)
     outcome = request.query_params.get("outcome")
     if outcome not in events.OUTCOMES:
         outcome = None
@@ -90,7 +91,6 @@ async def _events(request: Request, admin: ConsoleAdmin) -> Response:
         return provider, views
 
     provider, views = await app_context(request).transaction(load)
-    full = len(views) == PAGE_SIZE
     return console_page(
         request,
         admin,
@@ -101,16 +101,10 @@ async def _events(request: Request, admin: ConsoleAdmin) -> Response:
             "provider": provider,
             "views": views,
             "outcome": outcome,
-            "next_before": views[-1].event.id if full and views else None,
+            "next_before": next_before([view.event.id for view in views], PAGE_SIZE),
             "paged": before is not None,
         },
     )
-
-
-def _number(raw: str | None) -> int | None:
-    if raw and raw.isascii() and raw.isdigit() and len(raw) <= 18:
-        return int(raw)
-    return None
 
 
 ROUTES = [

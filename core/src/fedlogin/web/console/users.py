@@ -26,6 +26,7 @@ from fedlogin.accounts.identities import identities_of
 from fedlogin.store.types import utcnow
 from fedlogin.web.console.auth import ConsoleAdmin, admin_page
 from fedlogin.web.console.layout import console_page
+from fedlogin.web.console.paging import before_cursor, next_before
 from fedlogin.web.context import app_context
 
 BASE = "/admin/users"
@@ -57,9 +58,10 @@ def _when(moment: str | datetime | None) -> str | None:
 
 async def _list(request: Request, admin: ConsoleAdmin) -> Response:
     q = request.query_params.get("q", "").strip()[:MAX_QUERY]
+    before = before_cursor(request)
 
     def load(session: Session) -> list[dict[str, Any]]:
-        rows = admin_users.list_users(session, q=q or None, limit=PAGE_SIZE)
+        rows = admin_users.list_users(session, q=q or None, before_id=before, limit=PAGE_SIZE)
         locked = lockouts.users_locked_until(session, rows, utcnow())
         return [admin_users.user_fields(row, locked_until=locked.get(row.id or 0)) for row in rows]
 
@@ -70,7 +72,13 @@ async def _list(request: Request, admin: ConsoleAdmin) -> Response:
         request,
         admin,
         "console/users.html",
-        {"title": "Users", "users": users, "q": q, "full": len(users) == PAGE_SIZE},
+        {
+            "title": "Users",
+            "users": users,
+            "q": q,
+            "next_before": next_before([user["id"] for user in users], PAGE_SIZE),
+            "paged": before is not None,
+        },
     )
 
 
