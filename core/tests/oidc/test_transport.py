@@ -8,9 +8,10 @@ connection numbers.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -422,6 +423,62 @@ async def test_a_closed_port_is_a_connect_error(transport: PinnedTransport) -> N
     with pytest.raises(httpx.ConnectError) as caught:
         await fetch(transport, f"http://127.0.0.1:{port}/")
     assert isinstance(caught.value.__cause__, ConnectionRefusedError)
+
+
+@pytest.fixture
+def black_hole() -> Iterator[int]:
+    """A port whose listener never accepts and whose queue is full: the kernel drops further
+    connection attempts unanswered (no refusal), as a firewall that drops packets does."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port: int = listener.getsockname()[1]
+    queued: list[socket.socket] = []
+    try:
+        for _ in range(4):  # fill the accept queue (its size is the backlog plus one or so)
+            client = socket.socket()
+            client.setblocking(False)
+            client.connect_ex(("127.0.0.1", port))
+            queued.append(client)
+        time.sleep(0.1)
+        yield port
+    finally:
+        for client in queued:
+            client.close()
+        listener.close()
+
+
+async def test_an_unanswered_connection_attempt_is_a_connect_timeout(
+    transport: PinnedTransport, black_hole: int
+) -> None:
+    started = time.monotonic()
+    async with asyncio.timeout(5):  # without a connect deadline: TimeoutError, not ConnectTimeout
+        with pytest.raises(httpx.ConnectTimeout) as caught:
+            await fetch(transport, f"http://127.0.0.1:{black_hole}/", connect=0.3)
+    assert time.monotonic() - started < 2
+    assert isinstance(caught.value.__cause__, TimeoutError)
+
+
+async def test_a_tls_handshake_left_unanswered_is_a_connect_timeout(
+    transport: PinnedTransport, dns: dict[str, list[str]]
+) -> None:
+    """The handshake is part of connecting: a server that takes the connection and never
+    answers the TLS hello times out on the connect deadline, not the read one."""
+
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client gives up
+        writer.close()
+
+    silent = await asyncio.start_server(mute, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    dns["localhost"] = ["127.0.0.1"]
+    try:
+        async with asyncio.timeout(5):
+            with pytest.raises(httpx.ConnectTimeout):
+                await fetch(transport, f"https://localhost:{port}/", connect=0.3, read=30)
+    finally:
+        silent.close()
+        await silent.wait_closed()
 
 
 # -- pinned addresses -------------------------------------------------------------------------
