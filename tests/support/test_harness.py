@@ -9,6 +9,7 @@ import hashlib
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -411,3 +412,40 @@ def test_missing_node_modules_fails_when_e2e_is_required(monkeypatch: pytest.Mon
         harness.require_oidc_provider()
     with pytest.raises(harness.OidcProviderUnavailable):
         OidcProvider.start(CONFIG)
+
+
+def test_a_start_that_prints_nothing_is_tried_twice_then_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    harness.require_oidc_provider()
+    starts = tmp_path / "starts"
+    silent = tmp_path / "silent.mjs"
+    silent.write_text(
+        "import { appendFileSync } from 'node:fs';\n"
+        f"appendFileSync({str(starts)!r}, 'started\\n');\n"
+        "setInterval(() => {}, 1000);\n"
+    )
+    monkeypatch.setattr(harness, "SERVER_SCRIPT", silent)
+    with pytest.raises(harness.OidcProviderStartTimeout, match="no ready line within 1 s"):
+        OidcProvider.start(CONFIG, timeout=1.0)
+    assert starts.read_text().splitlines() == ["started", "started"]
+    assert "trying once more" in capsys.readouterr().err
+
+
+def test_a_server_that_exits_is_not_started_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness.require_oidc_provider()
+    starts = tmp_path / "starts"
+    failing = tmp_path / "failing.mjs"
+    failing.write_text(
+        "import { appendFileSync } from 'node:fs';\n"
+        f"appendFileSync({str(starts)!r}, 'started\\n');\n"
+        "process.stderr.write('bad config\\n');\nprocess.exit(3);\n"
+    )
+    monkeypatch.setattr(harness, "SERVER_SCRIPT", failing)
+    with pytest.raises(harness.OidcProviderStartError, match="exited before it was ready") as e:
+        OidcProvider.start(CONFIG, timeout=5.0)
+    assert not isinstance(e.value, harness.OidcProviderStartTimeout)
+    assert "bad config" in str(e.value)
+    assert starts.read_text().splitlines() == ["started"]
