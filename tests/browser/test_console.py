@@ -91,6 +91,29 @@ def test_admin_adds_a_provider_tests_it_offers_it_and_a_user_signs_in_with_it(
     admin.goto(site.url("/admin/identity-providers"))
     row = admin.wait_for_selector("tr[data-provider-row=company-sso]")
     assert "UTC" in row.inner_text()  # the last successful sign-in
+    # Every cell of the row starts at the row's top: the actions cell once took the refusal
+    # pages' flex ".actions" style and sat below its row, its border off the others'.
+    tops = admin.evaluate(
+        "[...document.querySelector('tr[data-provider-row=company-sso]').cells]"
+        ".map(cell => Math.round(cell.getBoundingClientRect().top))"
+    )
+    assert len(set(tops)) == 1, tops
+
+    # The user the sign-in created, found in Users by part of the address, with the provider
+    # connected on their page.
+    admin.click("nav >> text=Users")
+    admin.wait_for_selector("tr[data-user=alice]")
+    admin.fill("#user-search", "alice@example")
+    admin.click("form[role=search] button")
+    admin.wait_for_url("**/admin/users?q=alice%40example")
+    assert [r.get_attribute("data-user") for r in admin.query_selector_all("tr[data-user]")] == [
+        "alice"
+    ]
+    screenshots.take(admin, "users")
+    admin.click("tr[data-user=alice] a")
+    identity = admin.wait_for_selector("li[data-identity=company-sso]")
+    assert "Company SSO" in identity.inner_text() and "alice@example.com" in identity.inner_text()
+    screenshots.take(admin, "user")
 
 
 def test_the_preset_picker_shows_third_party_presets_and_the_plugins_page_broken_plugins(
