@@ -88,12 +88,26 @@ def create_user(session: Session, base: str, fields: Mapping[str, object]) -> Us
 
 
 _USERS = User.__table__  # type: ignore[attr-defined]
-#: A new user's columns with their defaults (all but ``id``, ``username`` and ``created_at``).
-_NEW_USER: dict[str, object] = {
-    column.key: User.model_fields[column.key].default
-    for column in _USERS.c
-    if column.key not in ("id", "username", "created_at")
-}
+
+
+def _plain_defaults() -> dict[str, object]:
+    """A new user's columns with their defaults (all but ``id``, ``username`` and
+    ``created_at``, which :func:`create_user` fills in). A column added later without a plain
+    default (a factory, or none) stops the import here rather than inserting nonsense."""
+    defaults: dict[str, object] = {}
+    for column in _USERS.c:
+        if column.key in ("id", "username", "created_at"):
+            continue
+        field = User.model_fields[column.key]
+        if field.default_factory is not None or field.is_required():
+            raise TypeError(
+                f"user_account.{column.key} has no plain default: set it in create_user"
+            )
+        defaults[column.key] = field.default
+    return defaults
+
+
+_NEW_USER = _plain_defaults()
 _WITH_EMAIL = PreparedStatement(
     select(*_USERS.c).where(func.lower(_USERS.c.email) == bindparam("email")).order_by(_USERS.c.id)
 )
