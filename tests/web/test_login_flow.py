@@ -4,10 +4,15 @@ Each refusal leaves no user, identity link or session, and a sign-in event namin
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import threading
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
+from fedlogin.accounts import provisioning
 from fedlogin.store.database import Database
 from fedlogin.web.context import AppContext
 from fedlogin.web.login import safe_next
@@ -219,3 +224,46 @@ async def test_a_signed_in_browser_that_lost_its_binding_cookie_still_signs_in(
     assert browser.cookie("fedlogin_browser")  # a new binding for this flow
     done = await browser.follow(provider.follow_authorize(started.headers["location"]))
     assert done.status_code == 303 and done.headers["location"] == "/account"
+
+
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_one_identity_signing_in_twice_at_once_makes_one_user(
+    app: Starlette,
+    context: AppContext,
+    provider: HostileOP,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both first sign-ins find no identity; one links it, the other's link hits the unique
+    key, its transaction (and the user it made) is rolled back and run again, and it signs
+    in to the winner's user. PostgreSQL only: SQLite's writers queue (BEGIN IMMEDIATE), so
+    the second would find the identity already."""
+    lookups = threading.Barrier(2, timeout=10)
+    calls = itertools.count()
+    looked_up = provisioning.find_identity_and_user
+
+    def both_look_first(session: Any, key: Any) -> Any:
+        found = looked_up(session, key)
+        if next(calls) < 2:  # each first attempt; the retry must not wait
+            lookups.wait()
+        return found
+
+    monkeypatch.setattr(provisioning, "find_identity_and_user", both_look_first)
+    one, two = Browser(app, BASE_URL), Browser(app, BASE_URL)
+    try:
+        started = [await b.click("hostile") for b in (one, two)]
+        callbacks = [provider.follow_authorize(s.headers["location"]) for s in started]
+        done = await asyncio.gather(
+            *(b.follow(c) for b, c in zip((one, two), callbacks, strict=True))
+        )
+    finally:
+        await one.aclose()
+        await two.aclose()
+        await context.close()
+    assert [r.status_code for r in done] == [303, 303], [r.text[:500] for r in done]
+    assert [r.headers["location"] for r in done] == ["/account", "/account"]
+    assert next(calls) == 3  # two first attempts (0, 1) and the loser's second (2)
+    counted = outcome(db)
+    assert (counted.users, counted.identities, counted.sessions) == (1, 1, 2)
