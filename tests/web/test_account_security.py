@@ -15,7 +15,7 @@ from fedlogin.accounts import passwords
 from fedlogin.store.database import Database
 from fedlogin.store.tables import BrowserSession, FederatedIdentity, User
 from fedlogin.web.context import AppContext
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
@@ -254,3 +254,35 @@ async def test_a_disabled_users_session_no_longer_opens_the_page(
     response = await browsers[0].client.get(PAGE)
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
     assert outcome(db).sessions == 0
+
+
+async def test_the_sign_in_may_be_undone_by_a_power_loss_a_new_password_may_not(
+    browsers: list[Browser], provider: HostileOP, db: Database, context: AppContext
+) -> None:
+    """On SQLite the sign-in flow's transactions commit without waiting for the disk (a
+    person redoes a lost sign-in by signing in again); setting a password waits for it."""
+    database = context.database
+    begun: list[str] = []
+    listeners = {
+        "durable": lambda _connection: begun.append("durable"),
+        "relaxed": lambda _connection: begun.append("relaxed"),
+    }
+    event.listen(database.engine, "begin", listeners["durable"])
+    event.listen(database.relaxed_engine, "begin", listeners["relaxed"])
+    try:
+        await federated_sign_in(browsers[0], provider)
+        signed_in = list(begun)
+        begun.clear()
+        done = await post_password(browsers[0], new_password=NEW)
+        assert done.status_code == 303
+        password = list(begun)
+    finally:
+        event.remove(database.engine, "begin", listeners["durable"])
+        event.remove(database.relaxed_engine, "begin", listeners["relaxed"])
+    if database.is_sqlite:
+        # Store the flow, consume it, sign in (reads of the configuration and the session
+        # around them are durable ones that write nothing).
+        assert signed_in.count("relaxed") == 3, signed_in
+        assert password and set(password) == {"durable"}, password
+    else:  # PostgreSQL commits durably either way: one engine
+        assert database.relaxed_engine is database.engine

@@ -8,6 +8,16 @@ the writer), foreign keys enforced (off by default in SQLite), a busy timeout (a
 waits for another instead of failing at once), and real transactions — pysqlite's own
 transaction handling is switched off and SQLAlchemy emits ``BEGIN IMMEDIATE`` itself, as the
 SQLAlchemy documentation recommends, so that savepoints work.
+
+Durability on SQLite: a commit waits for the WAL to reach the disk (``synchronous=FULL``), so
+a power loss undoes nothing committed, except in transactions begun with ``durable=False``
+(``synchronous=NORMAL`` while they commit): those survive a crash of the process but a power
+loss may undo the last of them. The sign-in flow's own transactions are such: a pending
+flow, a browser session, a sign-in event, a user or link a sign-in created, all things a
+person redoes by signing in again, whose fsync was a tenth of a sign-in's CPU. Everything
+else (passwords, disabling, unlinking, the configuration, the audit log) stays durable; a
+durable commit also makes every earlier one durable (the WAL is written in order).
+PostgreSQL commits durably either way.
 """
 
 from __future__ import annotations
@@ -40,6 +50,13 @@ class Database:
     def __init__(self, url: str | URL, *, echo: bool = False) -> None:
         self.url = normalize_database_url(url)
         self.engine: Engine = _create_engine(self.url, echo=echo)
+        #: For transactions begun with ``durable=False``: on a SQLite file, an engine with a
+        #: pool of its own whose connections commit with ``synchronous=NORMAL`` (a pooled
+        #: connection keeps its level, so none is switched back and forth); otherwise the
+        #: same engine.
+        self.relaxed_engine: Engine = self.engine
+        if self.is_sqlite and not isinstance(self.engine.pool, StaticPool):
+            self.relaxed_engine = _create_engine(self.url, echo=echo, durable=False)
 
     @classmethod
     def from_config(cls, config: Config) -> Database:
@@ -79,8 +96,12 @@ class Database:
                 session.rollback()
                 raise
 
+    def engine_for(self, *, durable: bool) -> Engine:
+        """The engine whose transactions commit durably, or not (the module's docstring)."""
+        return self.engine if durable else self.relaxed_engine
+
     @contextmanager
-    def transaction_on_connection(self) -> Iterator[Session]:
+    def transaction_on_connection(self, *, durable: bool = True) -> Iterator[Session]:
         """:meth:`transaction` begun on a connection first, with a session that joins it only
         if the ORM is used.
 
@@ -91,7 +112,7 @@ class Database:
         transaction. The session commits nothing itself (``rollback_only``): the connection's
         transaction commits on success and rolls back on any exception.
         """
-        with self.engine.begin() as connection:
+        with self.engine_for(durable=durable).begin() as connection:
             session = Session(
                 bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False
             )
@@ -104,6 +125,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.relaxed_engine is not self.engine:
+            self.relaxed_engine.dispose()
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
@@ -143,7 +166,7 @@ def normalize_database_url(url: str | URL) -> URL:
     )
 
 
-def _create_engine(url: URL, *, echo: bool) -> Engine:
+def _create_engine(url: URL, *, echo: bool, durable: bool = True) -> Engine:
     if url.get_backend_name() != "sqlite":
         # pre-ping: a pooled connection the server closed (restart, idle timeout) is
         # replaced instead of failing the request that picked it.
@@ -159,16 +182,21 @@ def _create_engine(url: URL, *, echo: bool) -> Engine:
         # One shared connection, or every session would see its own empty database.
         kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
     engine = create_engine(url, echo=echo, **kwargs)
-    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "connect", _sqlite_on_connect if durable else _sqlite_relaxed_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_relaxed_on_connect(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_on_connect(dbapi_connection, record, synchronous="NORMAL")
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any, synchronous: str = "FULL") -> None:
     dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN (see _sqlite_on_begin)
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:

@@ -73,8 +73,11 @@ class AppContext:
             config_cache=ConfigCache(database),
         )
 
-    async def transaction(self, work: Callable[[Session], T]) -> T:
+    async def transaction(self, work: Callable[[Session], T], *, durable: bool = True) -> T:
         """Run ``work`` in one database transaction, off the event loop.
+
+        ``durable=False``: a power loss may undo this commit on SQLite (never a crash of
+        the process); only for what a person redoes by signing in again (store.database).
 
         The store is synchronous (SQLAlchemy sessions); a worker thread keeps a slow query
         from stalling every other request of the process. The thread is one of
@@ -87,12 +90,12 @@ class AppContext:
         def run() -> T:
             # A session that begins nothing of its own until the ORM is used: a returning
             # sign-in's statements run on its connection alone (store.database).
-            with self.database.transaction_on_connection() as session:
+            with self.database.transaction_on_connection(durable=durable) as session:
                 return work(session)
 
         return await asyncio.get_running_loop().run_in_executor(self.transactions, run)
 
-    async def core_transaction(self, work: Callable[[Connection], T]) -> T:
+    async def core_transaction(self, work: Callable[[Connection], T], *, durable: bool = True) -> T:
         """:meth:`transaction` for work that needs no ORM objects: ``work`` gets a plain
         connection in one transaction (``BEGIN IMMEDIATE`` on SQLite, as a session's).
 
@@ -101,7 +104,7 @@ class AppContext:
         """
 
         def run() -> T:
-            with self.database.engine.begin() as connection:
+            with self.database.engine_for(durable=durable).begin() as connection:
                 return work(connection)
 
         return await asyncio.get_running_loop().run_in_executor(self.transactions, run)
