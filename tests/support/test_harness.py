@@ -414,18 +414,23 @@ def test_missing_node_modules_fails_when_e2e_is_required(monkeypatch: pytest.Mon
         OidcProvider.start(CONFIG)
 
 
+def fake_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, then: str) -> Path:
+    """Serve with a script that notes each start in the returned file, then runs ``then``."""
+    harness.require_oidc_provider()
+    starts = tmp_path / "starts"
+    script = tmp_path / "fake-server.mjs"
+    script.write_text(
+        "import { appendFileSync } from 'node:fs';\n"
+        f"appendFileSync({str(starts)!r}, 'started\\n');\n{then}\n"
+    )
+    monkeypatch.setattr(harness, "SERVER_SCRIPT", script)
+    return starts
+
+
 def test_a_start_that_prints_nothing_is_tried_twice_then_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    harness.require_oidc_provider()
-    starts = tmp_path / "starts"
-    silent = tmp_path / "silent.mjs"
-    silent.write_text(
-        "import { appendFileSync } from 'node:fs';\n"
-        f"appendFileSync({str(starts)!r}, 'started\\n');\n"
-        "setInterval(() => {}, 1000);\n"
-    )
-    monkeypatch.setattr(harness, "SERVER_SCRIPT", silent)
+    starts = fake_server(tmp_path, monkeypatch, then="setInterval(() => {}, 1000);")
     with pytest.raises(harness.OidcProviderStartTimeout, match="no ready line within 1 s"):
         OidcProvider.start(CONFIG, timeout=1.0)
     assert starts.read_text().splitlines() == ["started", "started"]
@@ -435,15 +440,8 @@ def test_a_start_that_prints_nothing_is_tried_twice_then_fails(
 def test_a_server_that_exits_is_not_started_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    harness.require_oidc_provider()
-    starts = tmp_path / "starts"
-    failing = tmp_path / "failing.mjs"
-    failing.write_text(
-        "import { appendFileSync } from 'node:fs';\n"
-        f"appendFileSync({str(starts)!r}, 'started\\n');\n"
-        "process.stderr.write('bad config\\n');\nprocess.exit(3);\n"
-    )
-    monkeypatch.setattr(harness, "SERVER_SCRIPT", failing)
+    then = "process.stderr.write('bad config\\n'); process.exit(3);"
+    starts = fake_server(tmp_path, monkeypatch, then=then)
     with pytest.raises(harness.OidcProviderStartError, match="exited before it was ready") as e:
         OidcProvider.start(CONFIG, timeout=5.0)
     assert not isinstance(e.value, harness.OidcProviderStartTimeout)
