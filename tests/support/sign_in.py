@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,6 +64,25 @@ class Browser:
 
     def cookie(self, name: str) -> str | None:
         return self.client.cookies.get(name)
+
+
+@asynccontextmanager
+async def browsers_from_addresses() -> AsyncIterator[Callable[[ASGIApp, str], httpx.AsyncClient]]:
+    """``open(app, address)``: a browser (its own cookie jar) on ``app`` whose requests come
+    from ``address``, as a proxy or a client far away would send them; all closed at the end."""
+    opened: list[httpx.AsyncClient] = []
+
+    def open_(app: ASGIApp, address: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(address, 50000))
+        browser = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        opened.append(browser)
+        return browser
+
+    try:
+        yield open_
+    finally:
+        for browser in opened:
+            await browser.aclose()
 
 
 def csrf_token(page: httpx.Response) -> str:

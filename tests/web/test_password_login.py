@@ -26,12 +26,11 @@ from sqlmodel import select
 from starlette.applications import Starlette
 
 from tests.support.passwords import fast_passwords
-from tests.support.sign_in import add_provider, csrf_token, outcome
+from tests.support.sign_in import add_provider, browsers_from_addresses, csrf_token, outcome
 
 __all__ = ["fast_passwords"]
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
-BASE_URL = "http://testserver"
 PASSWORD = "correct horse battery"
 Opener = Callable[..., Awaitable[httpx.AsyncClient]]
 
@@ -49,17 +48,14 @@ def add_user(db: Database, username: str = "ada", **fields: Any) -> int:
 @pytest.fixture
 async def open_browser(app: Starlette) -> AsyncIterator[Opener]:
     """Browsers (one cookie jar each) on ``app`` or another app, from a given address."""
-    opened: list[httpx.AsyncClient] = []
+    async with browsers_from_addresses() as open_at:
 
-    async def open_(address: str = "192.0.2.10", on: Starlette | None = None) -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=on or app, client=(address, 50000))
-        browser = httpx.AsyncClient(transport=transport, base_url=BASE_URL)
-        opened.append(browser)
-        return browser
+        async def open_(
+            address: str = "192.0.2.10", on: Starlette | None = None
+        ) -> httpx.AsyncClient:
+            return open_at(on or app, address)
 
-    yield open_
-    for browser in opened:
-        await browser.aclose()
+        yield open_
 
 
 async def submit(

@@ -24,12 +24,11 @@ from sqlmodel import col, select
 from starlette.types import ASGIApp
 
 from tests.support.passwords import fast_passwords
-from tests.support.sign_in import csrf_token
+from tests.support.sign_in import browsers_from_addresses, csrf_token
 
 __all__ = ["fast_passwords"]
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
-BASE_URL = "http://testserver"
 PROXY = "10.0.0.5"
 CLIENT = "198.51.100.7"
 SPOOFED = "192.0.2.99"
@@ -56,17 +55,12 @@ def serve(context: AppContext) -> Callable[..., Served]:
 
 @pytest.fixture
 async def open_browser(context: AppContext) -> AsyncIterator[Opener]:
-    opened: list[httpx.AsyncClient] = []
+    async with browsers_from_addresses() as open_at:
 
-    async def open_(served: Served, peer: str) -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=served.app, client=(peer, 50000))
-        browser = httpx.AsyncClient(transport=transport, base_url=BASE_URL)
-        opened.append(browser)
-        return browser
+        async def open_(served: Served, peer: str) -> httpx.AsyncClient:
+            return open_at(served.app, peer)
 
-    yield open_
-    for browser in opened:
-        await browser.aclose()
+        yield open_
     await context.close()
 
 
