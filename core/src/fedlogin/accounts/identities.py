@@ -17,9 +17,9 @@ from sqlmodel import Session, col, select
 
 from fedlogin.store.database import connection_of
 from fedlogin.store.prepared import PreparedStatement, insert_row, loaded
-from fedlogin.store.tables import FederatedIdentity, IdentityProvider, User
+from fedlogin.store.tables import FederatedIdentity, IdentityProvider, User, table_of
 
-_IDENTITIES = FederatedIdentity.__table__  # type: ignore[attr-defined]
+_IDENTITIES = table_of(FederatedIdentity)
 _USED = update(_IDENTITIES).where(_IDENTITIES.c.id == bindparam("identity_id"))
 #: Without and with the email the provider gave.
 _RECORD_USE = (
@@ -67,7 +67,7 @@ def find_identity_and_user(
     return identity, user
 
 
-_USERS = User.__table__  # type: ignore[attr-defined]
+_USERS = table_of(User)
 _IDENTITY_COLUMNS = tuple(column.key for column in _IDENTITIES.c)
 _USER_COLUMNS = tuple(column.key for column in _USERS.c)
 _IDENTITY_AND_USER = PreparedStatement(

@@ -38,13 +38,13 @@ from fedlogin.accounts.users import create_user, username_base, users_with_email
 from fedlogin.errors import FedloginError
 from fedlogin.store.database import connection_of
 from fedlogin.store.prepared import PreparedStatement
-from fedlogin.store.tables import FederatedIdentity, User
+from fedlogin.store.tables import FederatedIdentity, User, table_of
 
 AUTO_PROVISION = "auto_provision"
 MATCH_ONLY = "match_only"
 MODES = (AUTO_PROVISION, MATCH_ONLY)
 _PROFILE_COLUMNS = ("name", "picture", "website", "company", "location")
-_USERS = User.__table__  # type: ignore[attr-defined]
+_USERS = table_of(User)
 _LOCK_USER = PreparedStatement(
     select(_USERS.c.disabled).where(_USERS.c.id == bindparam("user_id")).with_for_update()
 )

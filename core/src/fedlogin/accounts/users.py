@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from fedlogin.store.database import connection_of
 from fedlogin.store.prepared import PreparedStatement, loaded, row_parameters
-from fedlogin.store.tables import User
+from fedlogin.store.tables import User, table_of
 from fedlogin.store.types import utcnow
 
 MAX_USERNAME = 150
@@ -87,7 +87,7 @@ def create_user(session: Session, base: str, fields: Mapping[str, object]) -> Us
     raise RuntimeError(f"no free username for {base!r} after {_ATTEMPTS} attempts")
 
 
-_USERS = User.__table__  # type: ignore[attr-defined]
+_USERS = table_of(User)
 
 
 def _plain_defaults() -> dict[str, object]:

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, func, select
 
 from fedlogin.mail.message import MailMessage
 from fedlogin.signin.events import Every
-from fedlogin.store.tables import OutboxMessage
+from fedlogin.store.tables import OutboxMessage, table_of
 
 CLAIM_TIMEOUT = timedelta(minutes=2)
 SEND_WITHIN = timedelta(hours=1)
@@ -84,7 +84,7 @@ def claim(session: Session, *, now: datetime, for_smtp: bool) -> list[OutboxMess
     candidates = (
         select(OutboxMessage.id).where(*due).order_by(col(OutboxMessage.id)).limit(CLAIM_BATCH)
     )
-    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    table = table_of(OutboxMessage)
     statement = (
         update(OutboxMessage)
         .where(col(OutboxMessage.id).in_(candidates.scalar_subquery()), *due)

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, delete
 from sqlmodel import Session, col, select
 
 from fedlogin.store.prepared import PreparedStatement, insert_row
-from fedlogin.store.tables import SignInEvent
+from fedlogin.store.tables import SignInEvent, table_of
 from fedlogin.store.types import utcnow
 
 SUCCESS = "success"
@@ -72,7 +72,7 @@ class Every:
 
 
 _sweeps = Every(SWEEP_INTERVAL)
-_EVENTS = SignInEvent.__table__  # type: ignore[attr-defined]
+_EVENTS = table_of(SignInEvent)
 _INSERT = PreparedStatement(insert_row(_EVENTS))
 
 

@@ -18,14 +18,14 @@ from sqlalchemy import Connection, bindparam, delete, func, select
 
 from fedlogin.store.admins import token_digest
 from fedlogin.store.prepared import PreparedStatement, insert_row
-from fedlogin.store.tables import PendingFlow
+from fedlogin.store.tables import PendingFlow, table_of
 
 FLOW_LIFETIME = timedelta(minutes=10)
 
 # Every sign-in runs these, in transactions of their own on a plain connection: prepared
 # statements skip the ORM's session and SQLAlchemy's statement execution
 # (fedlogin.store.prepared).
-_FLOWS: Any = PendingFlow.__table__  # type: ignore[attr-defined]
+_FLOWS: Any = table_of(PendingFlow)
 _INSERT = PreparedStatement(insert_row(_FLOWS))
 _CONSUME = PreparedStatement(
     delete(_FLOWS).where(_FLOWS.c.state_hash == bindparam("state_hash")).returning(*_FLOWS.c)

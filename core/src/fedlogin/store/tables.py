@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     MetaData,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -37,6 +38,15 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Core ``Table``, for statements without the ORM (SQLModel does not
+    declare ``__table__`` to type checkers)."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
 mapper_registry = registry(metadata=metadata)
 
 PROVISIONING_MODES = ("auto_provision", "match_only")
@@ -226,7 +236,7 @@ class User(StoreModel, table=True):
 #: Every lookup by address compares ``lower(email)`` (a first sign-in's email match, a
 #: password sign-in by address, the admin's filter): without this index each one read the
 #: whole table.
-Index("ix_user_account_lower_email", func.lower(User.__table__.c.email))  # type: ignore[attr-defined]
+Index("ix_user_account_lower_email", func.lower(table_of(User).c.email))
 
 
 class FederatedIdentity(StoreModel, table=True):

@@ -32,7 +32,7 @@ from fedlogin.errors import FedloginError
 from fedlogin.store.admins import token_digest
 from fedlogin.store.database import connection_of
 from fedlogin.store.prepared import PreparedStatement, insert_row
-from fedlogin.store.tables import BrowserSession
+from fedlogin.store.tables import BrowserSession, table_of
 from fedlogin.store.types import utcnow
 from fedlogin.web.context import app_context
 
@@ -46,7 +46,7 @@ BROWSER_COOKIE_LIFETIME = timedelta(days=30)
 TOUCH_INTERVAL = timedelta(minutes=1)
 _CSRF_PURPOSE = b"fedlogin csrf v1"
 _NOT_LOOKED_UP = object()
-_SESSIONS = BrowserSession.__table__  # type: ignore[attr-defined]
+_SESSIONS = table_of(BrowserSession)
 _INSERT = PreparedStatement(insert_row(_SESSIONS).returning(_SESSIONS.c.id))
 #: Cookie values written without quoting: what secrets.token_urlsafe makes.
 _PLAIN_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]+")
