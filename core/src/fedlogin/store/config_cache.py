@@ -37,7 +37,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from fedlogin.store.changes import config_version
-from fedlogin.store.database import Database
+from fedlogin.store.database import Database, own_connection
 
 T = TypeVar("T")
 
@@ -181,11 +181,7 @@ class ConfigCache:
         return int(row[0]) if row else 0
 
     def _new_connection(self) -> Any:
-        # From the engine, so that its connect-time setup (SQLite's WAL, busy timeout, no
-        # implicit transactions) applies; detached, so that it does not hold a pool slot.
-        proxied = self._database.engine.raw_connection()
-        connection: Any = proxied.dbapi_connection
-        proxied.detach()
+        connection: Any = own_connection(self._database.engine).dbapi_connection
         self._closer = weakref.finalize(self, _close_quietly, connection)
         return connection
 

@@ -17,7 +17,8 @@ flow, a browser session, a sign-in event, a user or link a sign-in created, all 
 person redoes by signing in again, whose fsync was a tenth of a sign-in's CPU. Everything
 else (passwords, disabling, unlinking, the configuration, the audit log) stays durable; a
 durable commit also makes every earlier one durable (the WAL is written in order).
-PostgreSQL commits durably either way.
+PostgreSQL commits durably either way. The relaxed transactions run on the event loop
+while the write lock is free (:mod:`fedlogin.store.loop_writer`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import PoolProxiedConnection, StaticPool
 from sqlmodel import Session
 
 from fedlogin.config import DATABASE_URL_ENV, Config, ConfigError
@@ -103,25 +104,12 @@ class Database:
     @contextmanager
     def transaction_on_connection(self, *, durable: bool = True) -> Iterator[Session]:
         """:meth:`transaction` begun on a connection first, with a session that joins it only
-        if the ORM is used.
-
-        Work that needs no ORM objects runs its statements on :func:`connection_of` the
-        session, and no session transaction is begun: the session's own begin, commit and
-        close cost more than a returning sign-in's statements. Work that does use the ORM
-        gets an ordinary session (flushed before the commit; savepoints work), in the same
-        transaction. The session commits nothing itself (``rollback_only``): the connection's
-        transaction commits on success and rolls back on any exception.
-        """
-        with self.engine_for(durable=durable).begin() as connection:
-            session = Session(
-                bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False
-            )
-            try:
-                yield session
-                if session.in_transaction():
-                    session.commit()  # a flush: the connection's transaction commits next
-            finally:
-                session.close()
+        if the ORM is used (:func:`joined_session`)."""
+        with (
+            self.engine_for(durable=durable).begin() as connection,
+            joined_session(connection) as session,
+        ):
+            yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -130,6 +118,37 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+@contextmanager
+def joined_session(connection: Connection) -> Iterator[Session]:
+    """A session in the transaction ``connection`` has begun, beginning nothing of its own.
+
+    Work that needs no ORM objects runs its statements on :func:`connection_of` the session,
+    and no session transaction is begun: the session's own begin, commit and close cost more
+    than a returning sign-in's statements. Work that does use the ORM gets an ordinary
+    session (flushed before the commit; savepoints work), in the same transaction. The
+    session commits nothing itself (``rollback_only``): the connection's transaction commits
+    on success and rolls back on any exception.
+    """
+    session = Session(
+        bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False
+    )
+    try:
+        yield session
+        if session.in_transaction():
+            session.commit()  # a flush: the connection's transaction commits next
+    finally:
+        session.close()
+
+
+def own_connection(engine: Engine) -> PoolProxiedConnection:
+    """A connection of ``engine``'s, set up as its pool's are (SQLite's WAL, busy timeout, no
+    implicit transactions), but not one of the pool's: it holds no slot, and closing it
+    closes it. For a connection kept by one user for the life of the process."""
+    proxied = engine.raw_connection()
+    proxied.detach()
+    return proxied
 
 
 def connection_of(session: Session) -> Connection:
@@ -211,7 +230,10 @@ def _sqlite_on_begin(connection: Any) -> None:
     # Sent on the driver's connection: through SQLAlchemy's statement execution it cost a
     # fifth of an empty transaction (every transaction begins here). Errors are wrapped as
     # SQLAlchemy would have wrapped them.
+    driver = connection.connection.dbapi_connection  # pysqlite's (store.prepared)
+    if driver.in_transaction:
+        return  # begun on the driver already: the loop writer's (store.loop_writer)
     try:
-        connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
+        driver.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
         raise DBAPIError.instance("BEGIN IMMEDIATE", None, exc, sqlite3.Error) from exc

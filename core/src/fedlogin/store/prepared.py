@@ -166,7 +166,10 @@ def _driver_connection(connection: Connection) -> Any:
     would begin it (and ends it with ``connection.commit()`` or the caller's block)."""
     if not connection.in_transaction():
         connection.begin()
-    return connection.connection.driver_connection
+    # The DB-API connection is the driver's own for synchronous drivers (SQLAlchemy adapts
+    # only asyncio ones), and a detached connection (store.database.own_connection) has it
+    # where its pool record is gone.
+    return connection.connection.dbapi_connection
 
 
 def insert_row(table: Table) -> Insert:

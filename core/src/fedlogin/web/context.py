@@ -22,7 +22,8 @@ from fedlogin.config import Config
 from fedlogin.oidc import DiscoveryCache, JwksCache, Outbound, OutboundSettings
 from fedlogin.plugins import Plugins
 from fedlogin.store.config_cache import ConfigCache
-from fedlogin.store.database import Database
+from fedlogin.store.database import Database, joined_session
+from fedlogin.store.loop_writer import LoopWriter, WriterBusy
 from fedlogin.store.secrets import SecretBox
 
 T = TypeVar("T")
@@ -50,6 +51,14 @@ class AppContext:
             takes_self=True,
         )
     )
+    #: Relaxed transactions on a SQLite file, run on the event loop while the write lock is
+    #: free (None elsewhere).
+    loop_writer: LoopWriter | None = attrs.field(
+        default=attrs.Factory(
+            lambda self: LoopWriter.for_database(self.database, self.transactions),
+            takes_self=True,
+        )
+    )
 
     @classmethod
     def create(
@@ -74,26 +83,27 @@ class AppContext:
         )
 
     async def transaction(self, work: Callable[[Session], T], *, durable: bool = True) -> T:
-        """Run ``work`` in one database transaction, off the event loop.
+        """Run ``work`` in one database transaction, on a worker thread.
 
         ``durable=False``: a power loss may undo this commit on SQLite (never a crash of
         the process); only for what a person redoes by signing in again (store.database).
+        Such a transaction on a SQLite file runs on the event loop itself as long as it need
+        not wait there for the write lock (:mod:`fedlogin.store.loop_writer`).
 
         The store is synchronous (SQLAlchemy sessions); a worker thread keeps a slow query
         from stalling every other request of the process. The thread is one of
         :attr:`transactions`, reached with ``loop.run_in_executor``: anyio's worker threads
-        (Starlette's ``run_in_threadpool``) cost twice as much per trip, three trips per
-        sign-in. No context variables are carried over: the work gets all it needs as
-        arguments.
+        (Starlette's ``run_in_threadpool``) cost twice as much per trip. No context
+        variables are carried over: the work gets all it needs as arguments.
         """
 
-        def run() -> T:
+        def on_connection(connection: Connection) -> T:
             # A session that begins nothing of its own until the ORM is used: a returning
             # sign-in's statements run on its connection alone (store.database).
-            with self.database.transaction_on_connection(durable=durable) as session:
+            with joined_session(connection) as session:
                 return work(session)
 
-        return await asyncio.get_running_loop().run_in_executor(self.transactions, run)
+        return await self.core_transaction(on_connection, durable=durable)
 
     async def core_transaction(self, work: Callable[[Connection], T], *, durable: bool = True) -> T:
         """:meth:`transaction` for work that needs no ORM objects: ``work`` gets a plain
@@ -102,6 +112,11 @@ class AppContext:
         The sign-in's own transactions (store the pending flow, consume it, record a refusal)
         run here: an ORM session around a few statements cost more than the statements.
         """
+        if not durable and self.loop_writer is not None:
+            try:
+                return self.loop_writer.transaction(work)
+            except WriterBusy:
+                pass  # on a worker thread, whose connection waits for the lock
 
         def run() -> T:
             with self.database.engine_for(durable=durable).begin() as connection:
@@ -112,6 +127,8 @@ class AppContext:
     async def close(self) -> None:
         await self.outbound.aclose()
         self.config_cache.close()
+        if self.loop_writer is not None:
+            self.loop_writer.close()
         self.transactions.shutdown(wait=False)
 
 
