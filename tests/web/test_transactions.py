@@ -16,7 +16,8 @@ import pytest
 from fedlogin.config import Config
 from fedlogin.store.database import SQLITE_BUSY_TIMEOUT_MS, Database
 from fedlogin.web.context import AppContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, create_engine
+from sqlalchemy.pool import NullPool
 
 
 def thread_of(_work: object) -> int:
@@ -76,3 +77,41 @@ async def test_a_taken_write_lock_is_waited_for_on_a_worker_while_the_loop_goes_
         assert connection.exec_driver_sql("SELECT text FROM note").scalars().all() == ["written"]
     # The loop's own connection was left as it was: the next relaxed write runs there.
     assert await file_context.core_transaction(thread_of, durable=False) == threading.get_ident()
+
+
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_connections_the_server_closed_cost_no_failed_transaction(
+    context: AppContext, db: Database
+) -> None:
+    """A PostgreSQL restart (here: every connection of the process ended by the server)
+    is found before a transaction uses a pooled connection (the pool's pre-ping), and the
+    configuration-version read opens a new connection and reads again."""
+
+    def backend_pid(connection: Connection) -> int:
+        pid: int = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        return pid
+
+    before = {
+        await context.core_transaction(backend_pid, durable=False),
+        await context.core_transaction(backend_pid),
+    }
+    version = await context.config_cache.current_version()
+    outside = create_engine(db.url, poolclass=NullPool)  # not one of the pool's
+    try:
+        with outside.connect() as admin:
+            ended = admin.exec_driver_sql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).scalar_one()
+    finally:
+        outside.dispose()
+    assert ended >= 2  # the pooled connection(s) and the version reader's
+    after = {
+        await context.core_transaction(backend_pid, durable=False),
+        await context.core_transaction(backend_pid),
+    }
+    assert not before & after  # new connections, no error
+    assert await context.config_cache.current_version() == version
+    await context.close()
