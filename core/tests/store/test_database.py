@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import stat
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fedlogin.config import Config, ConfigError
-from fedlogin.store.database import Database, connection_of, normalize_database_url
+from fedlogin.store.database import (
+    Database,
+    _ping_unless_quiet,
+    connection_of,
+    normalize_database_url,
+)
 from fedlogin.store.tables import AuditEntry
-from sqlalchemy import insert, text
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.pool import NullPool
 from sqlmodel import select
 
 _AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
@@ -149,3 +156,38 @@ def test_a_failed_transaction_on_a_connection_leaves_nothing_behind(
         raise RuntimeError("boom")
     with db.session() as session:
         assert session.exec(select(AuditEntry)).all() == []
+
+
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_the_pools_pre_ping_makes_a_round_trip_only_when_the_socket_is_not_quiet(
+    db: Database,
+) -> None:
+    """A connection at rest is taken as alive without a query; one the server ended is
+    pinged for real (and the ping fails)."""
+    pinged: list[object] = []
+
+    def ping(dbapi_connection: object) -> bool:
+        pinged.append(dbapi_connection)
+        return True
+
+    ping_unless_quiet = _ping_unless_quiet(ping)
+    outside = create_engine(db.url, poolclass=NullPool)  # not one of the pool's
+    try:
+        with db.engine.connect() as connection:
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            connection.rollback()
+            dbapi_connection = connection.connection.dbapi_connection
+            assert ping_unless_quiet(dbapi_connection) is True
+            assert pinged == []
+            with outside.connect() as admin:
+                admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+            deadline = time.monotonic() + 10
+            while not pinged and time.monotonic() < deadline:
+                ping_unless_quiet(dbapi_connection)
+                time.sleep(0.01)
+            assert pinged == [dbapi_connection]
+            connection.invalidate()
+    finally:
+        outside.dispose()

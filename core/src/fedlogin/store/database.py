@@ -23,8 +23,9 @@ while the write lock is free (:mod:`fedlogin.store.loop_writer`).
 
 from __future__ import annotations
 
+import select
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -189,13 +190,15 @@ def _create_engine(url: URL, *, echo: bool, durable: bool = True) -> Engine:
     if url.get_backend_name() != "sqlite":
         # pre-ping: a pooled connection the server closed (restart, idle timeout) is
         # replaced instead of failing the request that picked it.
-        return create_engine(
+        engine = create_engine(
             url,
             echo=echo,
             pool_pre_ping=True,
             pool_size=POOL_SIZE,
             max_overflow=POOL_OVERFLOW,
         )
+        engine.dialect.do_ping = _ping_unless_quiet(engine.dialect.do_ping)  # type: ignore[method-assign,assignment]
+        return engine
     kwargs: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
     if url.database in (None, "", ":memory:"):
         # One shared connection, or every session would see its own empty database.
@@ -204,6 +207,28 @@ def _create_engine(url: URL, *, echo: bool, durable: bool = True) -> Engine:
     event.listen(engine, "connect", _sqlite_on_connect if durable else _sqlite_relaxed_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def _ping_unless_quiet(ping: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """The pool's pre-ping, sending its ``SELECT 1`` only when the socket is not quiet.
+
+    A pooled connection at rest has nothing to read; one the server ended (a restart, an
+    idle timeout, ``pg_terminate_backend``) has the server's last message and the end of the
+    stream waiting. A look at the socket (one ``poll``, no round trip) tells them apart; only
+    a connection with something to read is pinged for real, which fails for an ended one and
+    has SQLAlchemy replace the pool's connections. The round trip was three of a sign-in's
+    twenty (docs/benchmarks.md).
+    """
+
+    def ping_unless_quiet(dbapi_connection: Any) -> bool:
+        if not dbapi_connection.closed:
+            poller = select.poll()
+            poller.register(dbapi_connection.fileno(), select.POLLIN)
+            if not poller.poll(0):
+                return True
+        return ping(dbapi_connection)
+
+    return ping_unless_quiet
 
 
 def _sqlite_relaxed_on_connect(dbapi_connection: Any, record: Any) -> None:
