@@ -105,6 +105,18 @@ async def test_connections_the_server_closed_cost_no_failed_transaction(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             ).scalar_one()
+            # As after a restart: the ended server processes are gone (each has sent its
+            # last message), not still on their way out.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                admin.rollback()  # a new snapshot of pg_stat_activity each time
+                left = admin.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                ).scalar_one()
+                if not left:
+                    break
+                await asyncio.sleep(0.01)
     finally:
         outside.dispose()
     assert ended >= 2  # the pooled connection(s) and the version reader's

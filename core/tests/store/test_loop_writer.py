@@ -150,3 +150,15 @@ def test_only_a_sqlite_file_gets_a_writer(executor: ThreadPoolExecutor) -> None:
         assert LoopWriter.for_database(in_memory, executor) is None
     finally:
         in_memory.dispose()
+
+
+def test_a_commit_after_the_executor_stopped_skips_its_checkpoint(database: Database) -> None:
+    """The commit stands; only the checkpoint it would have handed over is skipped."""
+    stopped = ThreadPoolExecutor(1)
+    stopped.shutdown()
+    writer = LoopWriter(database, stopped, checkpoint_every=1)
+    try:
+        writer.transaction(add_note("while stopping"))
+    finally:
+        writer.close()
+    assert notes(database) == ["while stopping"]

@@ -217,7 +217,10 @@ def _ping_unless_quiet(ping: Callable[[Any], bool]) -> Callable[[Any], bool]:
     stream waiting. A look at the socket (one ``poll``, no round trip) tells them apart; only
     a connection with something to read is pinged for real, which fails for an ended one and
     has SQLAlchemy replace the pool's connections. The round trip was three of a sign-in's
-    twenty (docs/benchmarks.md).
+    twenty (docs/benchmarks.md). A connection ended in the instant before its checkout,
+    its last message not yet arrived, is taken and fails that one transaction, as one ended
+    just after a ``SELECT 1`` always could: during a restart, where the new connection
+    would fail too.
     """
 
     def ping_unless_quiet(dbapi_connection: Any) -> bool:

@@ -119,7 +119,11 @@ class LoopWriter:
         # one checkpoint by a commit.
         self._commits += 1
         if self._commits % self._checkpoint_every == 0:
-            self._executor.submit(self._checkpoint).add_done_callback(_log_failure)
+            try:
+                checkpoint = self._executor.submit(self._checkpoint)
+            except RuntimeError:  # the executor is shut down: the process is stopping
+                return
+            checkpoint.add_done_callback(_log_failure)
 
     def _checkpoint(self) -> None:
         """A passive checkpoint (it waits for no reader or writer), on a durable connection:
