@@ -2,8 +2,8 @@
 
 A sign-in makes three short transactions (store the pending flow, consume it, sign in). On a
 worker thread each paid the trip there and back and a pool checkout and check-in, more than
-its statements did: about 0.27M instructions a transaction, an eighth of a returning
-sign-in (docs/benchmarks.md, fifth round). Statements on a local SQLite file take
+its statements did: about 0.27M instructions a transaction, the three together an eighth of
+a returning sign-in (docs/benchmarks.md, fifth round). Statements on a local SQLite file take
 microseconds and wait for no network, so these transactions run on the event loop, on a
 connection of the loop's own, as long as they need not wait there:
 
