@@ -15,12 +15,12 @@ from fedlogin.store.database import (
     connection_of,
     normalize_database_url,
 )
-from fedlogin.store.tables import AuditEntry
+from fedlogin.store.tables import AuditEntry, table_of
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.pool import NullPool
 from sqlmodel import select
 
-_AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
+_AUDIT = table_of(AuditEntry)
 _ENTRY = {"action": "x", "target_type": "t", "target_id": "1"}
 
 

@@ -9,12 +9,12 @@ import sqlalchemy
 import sqlmodel
 from fedlogin.store.database import Database
 from fedlogin.store.prepared import PreparedStatement, loaded
-from fedlogin.store.tables import AuditEntry, User
+from fedlogin.store.tables import AuditEntry, User, table_of
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-_AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
-_USERS = User.__table__  # type: ignore[attr-defined]
+_AUDIT = table_of(AuditEntry)
+_USERS = table_of(User)
 _AT = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
 _ENTRY = {
     "at": _AT,

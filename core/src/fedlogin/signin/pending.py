@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 from datetime import datetime, timedelta
-from typing import Any
 
 import attrs
 from sqlalchemy import Connection, bindparam, delete, func, select
@@ -25,7 +24,7 @@ FLOW_LIFETIME = timedelta(minutes=10)
 # Every sign-in runs these, in transactions of their own on a plain connection: prepared
 # statements skip the ORM's session and SQLAlchemy's statement execution
 # (fedlogin.store.prepared).
-_FLOWS: Any = table_of(PendingFlow)
+_FLOWS = table_of(PendingFlow)
 _INSERT = PreparedStatement(insert_row(_FLOWS))
 _CONSUME = PreparedStatement(
     delete(_FLOWS).where(_FLOWS.c.state_hash == bindparam("state_hash")).returning(*_FLOWS.c)

@@ -18,7 +18,6 @@ A new session id follows the link (fedlogin.web.login's callback).
 from __future__ import annotations
 
 import hmac
-import logging
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -47,7 +46,6 @@ from fedlogin.web.pages import render
 
 PAGE = "/account/security"
 _NO_STORE = {"Cache-Control": "no-store"}
-logger = logging.getLogger(__name__)
 
 
 @attrs.frozen
